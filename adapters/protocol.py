@@ -1,0 +1,55 @@
+"""The one protocol every source implements.
+
+A source knows how to list what changed since a cursor value; it does not know
+where the items go, when they are durable, or what the next cursor is. Keeping
+those out of the adapter is what lets the sync driver compute the watermark from
+durably written items only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol, TypeVar, runtime_checkable
+
+from adapters.failures import Classifier
+from adapters.records import DocumentItem, RecordItem
+
+ItemT_co = TypeVar("ItemT_co", RecordItem, DocumentItem, RecordItem | DocumentItem, covariant=True)
+
+
+class Ordering(StrEnum):
+    """What a source promises about the order it yields items in."""
+
+    #: yields in ascending cursor order (keyset paged), so any prefix is complete
+    CURSOR_ORDERED = "cursor_ordered"
+    #: filters by the cursor but cannot order by it: only a finished run is complete
+    UNORDERED = "unordered"
+    #: cannot even filter by the cursor: every run is a full scan
+    FULL_SCAN = "full_scan"
+
+
+@runtime_checkable
+class Source(Protocol[ItemT_co]):
+    """A source of items, read lazily page by page.
+
+    ``fetch_since(None)`` means "everything the source holds"; otherwise the bound is
+    inclusive: an item whose cursor equals the bound is yielded again, which every
+    sink tolerates because sinks are idempotent.
+    """
+
+    @property
+    def name(self) -> str:
+        """Stream name used in delta state, logs and metadata."""
+        ...
+
+    @property
+    def ordering(self) -> Ordering: ...
+
+    @property
+    def classifier(self) -> Classifier:
+        """Maps this source's exceptions to failure classes for the retry policy."""
+        ...
+
+    def fetch_since(self, cursor: datetime | None) -> Iterator[ItemT_co]: ...

@@ -1,0 +1,72 @@
+"""The items every source yields: records (keyed payloads) and documents (keyed files).
+
+The envelopes are slotted dataclasses rather than pydantic models because they are
+created once per source record on the hot path; the payloads inside them are the
+sources' own pydantic models or plain mappings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO, Any
+
+from pydantic import BaseModel
+
+
+def _require_aware(key: str, cursor: datetime | None) -> None:
+    if cursor is not None and (cursor.tzinfo is None or cursor.utcoffset() is None):
+        raise ValueError(f"item {key!r}: cursor value {cursor.isoformat()} has no time zone")
+
+
+@dataclass(frozen=True, slots=True)
+class RecordItem:
+    """One source record.
+
+    ``key`` is the source's stable identity, ``cursor`` the value the watermark is
+    computed from (an aware UTC datetime, or ``None`` for sources with no time cursor).
+    """
+
+    key: str
+    cursor: datetime | None
+    payload: BaseModel | Mapping[str, Any]
+    stream: str = ""
+
+    def __post_init__(self) -> None:
+        _require_aware(self.key, self.cursor)
+
+    def as_mapping(self) -> Mapping[str, Any]:
+        """The payload as a mapping, whatever form the source produced it in."""
+        if isinstance(self.payload, BaseModel):
+            return self.payload.model_dump(mode="json")
+        return self.payload
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentItem:
+    """One source file.
+
+    The bytes are never held by the item: ``open()`` returns a fresh binary stream
+    each time it is called, so a sink can read the content once to hash it and once
+    more to send it without keeping it all in memory. ``size`` and ``sha256`` are
+    filled when the source knows them up front; sinks compute them otherwise.
+    """
+
+    key: str
+    cursor: datetime | None
+    name: str
+    media_type: str
+    open: Callable[[], IO[bytes]]
+    size: int | None = None
+    sha256: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    stream: str = ""
+
+    def __post_init__(self) -> None:
+        _require_aware(self.key, self.cursor)
+        if not self.name:
+            raise ValueError(f"document {self.key!r} has no file name")
+
+
+Item = RecordItem | DocumentItem

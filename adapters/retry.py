@@ -1,0 +1,216 @@
+"""The one retry policy every adapter uses.
+
+Each source's SDK has its own retry loop with its own defaults (a fixed one-second sleep
+that retries POSTs; an hour of backoff that ignores ``Retry-After``). Those are switched
+off and this policy runs instead, so behaviour is the same for every source and a
+15-minute job cannot hang in a retry loop:
+
+* only ``transient`` and ``rate_limited`` failures are retried (the class comes from the
+  source's classifier; exceptions it does not recognise propagate unchanged);
+* each wait is ``max(Retry-After, jittered exponential)``: jitter spreads clients out but
+  never makes us call back earlier than the server asked;
+* every single wait is capped by ``max_wait`` and the whole call by ``max_total``; when the
+  server asks for longer than either allows, we give up at once instead of sleeping past
+  the cap, because the run would be killed anyway and the next run retries the window;
+* every retry is logged through the context logger with ``step`` and ``detail``.
+
+Built on tenacity (``Retrying`` with our own retry/wait/stop/before_sleep), with ``sleep``
+and ``clock`` injectable so tests run without real waiting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from tenacity import RetryCallState, Retrying
+
+from adapters.failures import AdapterError, Classifier, Failure, RetriesExhausted
+from adapters.runtime import LoggerLike
+
+__all__ = ["Retrier", "RetryPolicy"]
+
+T = TypeVar("T")
+
+
+class RetryPolicy(BaseModel):
+    """Limits of the retry loop; the defaults keep one call well inside a 15-minute job.
+
+    Worst case with the defaults: 6 attempts, waits 1, 2, 4, 8, 16 s (+ jitter) or what
+    ``Retry-After`` asks for up to 60 s each, never more than 5 minutes in total.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_attempts: int = Field(default=6, ge=1, description="attempts including the first")
+    initial_wait: float = Field(default=1.0, ge=0, description="seconds before the first retry")
+    multiplier: float = Field(default=2.0, ge=1, description="growth factor of the exponential wait")
+    max_wait: float = Field(default=60.0, gt=0, description="cap on every single wait, seconds")
+    max_total: float = Field(default=300.0, gt=0, description="cap on the time spent in one call, seconds")
+    jitter: float = Field(default=0.25, ge=0, le=1, description="relative spread of the exponential wait")
+
+    @model_validator(mode="after")
+    def _caps_consistent(self) -> RetryPolicy:
+        if self.max_wait > self.max_total:
+            raise ValueError(f"max_wait ({self.max_wait}) must not exceed max_total ({self.max_total})")
+        return self
+
+    def backoff(self, attempt: int, draw: float) -> float:
+        """Jittered exponential wait after failed attempt number ``attempt`` (1-based).
+
+        ``draw`` is a uniform number in [0, 1); the result lies within ``+-jitter`` of the
+        plain exponential value.
+        """
+        base = self.initial_wait * self.multiplier ** (attempt - 1)
+        return max(0.0, base * (1.0 + self.jitter * (2.0 * draw - 1.0)))
+
+
+@dataclass
+class _CallState:
+    started: float
+    failure: Failure | None = None
+    give_up_reason: str | None = None
+
+
+class Retrier:
+    """Runs calls to one source under :class:`RetryPolicy`.
+
+    ``classifier`` maps the source's exceptions to :class:`~adapters.failures.Failure`;
+    ``source`` names the source in messages. ``sleep``, ``clock`` and ``rand`` are
+    injectable for tests.
+    """
+
+    def __init__(
+        self,
+        classifier: Classifier,
+        *,
+        source: str,
+        logger: LoggerLike | None = None,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.classifier = classifier
+        self.source = source
+        self.logger = logger
+        self.policy = policy or RetryPolicy()
+        self._sleep = sleep
+        self._clock = clock
+        self._rand = rand
+
+    def call(self, fn: Callable[[], T], *, step: str) -> T:
+        """Call ``fn()`` until it succeeds, a non-retryable failure occurs, or a cap is hit.
+
+        Raises :class:`AdapterError` (chained from the original) for a classified failure
+        that is not retryable, on the first attempt; :class:`RetriesExhausted` when a
+        retryable failure outlasts the policy; anything the classifier does not recognise
+        propagates unchanged.
+        """
+        state = _CallState(started=self._clock())
+        policy = self.policy
+
+        def should_retry(rs: RetryCallState) -> bool:
+            outcome = rs.outcome
+            if outcome is None or not outcome.failed:
+                return False
+            failure = self._classify(outcome.exception())
+            state.failure = failure
+            return failure is not None and failure.kind.retryable
+
+        def wait(rs: RetryCallState) -> float:
+            failure = state.failure
+            assert failure is not None
+            backoff = policy.backoff(rs.attempt_number, self._rand())
+            asked = failure.retry_after
+            if asked is not None and asked > policy.max_wait:
+                state.give_up_reason = f"server asked to wait {asked:g}s, above max_wait {policy.max_wait:g}s"
+                return 0.0
+            chosen = min(max(asked or 0.0, backoff), policy.max_wait)
+            elapsed = self._clock() - state.started
+            if elapsed + chosen > policy.max_total:
+                state.give_up_reason = (
+                    f"waiting {chosen:.1f}s more would pass max_total {policy.max_total:g}s "
+                    f"({elapsed:.1f}s spent)"
+                )
+                return 0.0
+            return chosen
+
+        def stop(rs: RetryCallState) -> bool:
+            if state.give_up_reason is not None:
+                return True
+            if rs.attempt_number >= policy.max_attempts:
+                state.give_up_reason = f"max_attempts {policy.max_attempts} reached"
+                return True
+            return False
+
+        def before_sleep(rs: RetryCallState) -> None:
+            failure = state.failure
+            if self.logger is None or failure is None:
+                return
+            status = f" (status {failure.status})" if failure.status is not None else ""
+            self.logger.warn(
+                f"{self.source}: {failure.kind.value}{status} during {step}; "
+                f"retrying in {rs.upcoming_sleep:.1f}s (attempt {rs.attempt_number + 1} "
+                f"of {policy.max_attempts})",
+                step=step,
+                detail={
+                    "source": self.source,
+                    "attempt": rs.attempt_number,
+                    "failure": failure.kind.value,
+                    "status": failure.status,
+                    "wait": round(rs.upcoming_sleep, 3),
+                    "retry_after": failure.retry_after,
+                },
+            )
+
+        def exhausted(rs: RetryCallState) -> T:
+            outcome = rs.outcome
+            assert outcome is not None and state.failure is not None
+            original = outcome.exception()
+            failure = dataclasses.replace(
+                state.failure, message=f"{state.failure.message}; {state.give_up_reason}"
+            )
+            error = RetriesExhausted(self.source, failure, attempts=rs.attempt_number)
+            if self.logger is not None:
+                self.logger.warn(
+                    f"{self.source}: giving up during {step}: {state.give_up_reason}",
+                    step=step,
+                    detail={
+                        "source": self.source,
+                        "attempt": rs.attempt_number,
+                        "failure": failure.kind.value,
+                        "status": failure.status,
+                    },
+                )
+            raise error from original
+
+        retrying = Retrying(
+            retry=should_retry,
+            wait=wait,
+            stop=stop,
+            before_sleep=before_sleep,
+            retry_error_callback=exhausted,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            return retrying(fn)
+        except (AdapterError, RetriesExhausted):
+            raise
+        except Exception as exc:
+            failure = state.failure if state.failure is not None else self._classify(exc)
+            if failure is None or failure.kind.retryable:
+                raise
+            attempts = int(retrying.statistics.get("attempt_number", 1))
+            raise AdapterError(self.source, failure, attempts=attempts) from exc
+
+    def _classify(self, exc: BaseException | None) -> Failure | None:
+        if exc is None or isinstance(exc, AdapterError):
+            return None
+        return self.classifier(exc)

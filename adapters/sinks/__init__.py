@@ -1,0 +1,15 @@
+"""Sinks: where synced items are written (Loads, source documents, custom-data rows)."""
+
+from adapters.sinks.base import Sink, SinkError
+from adapters.sinks.documents import DocumentIntegrityError, DocumentSink
+from adapters.sinks.load import LoadSink, LoadValidationError, MappingError
+
+__all__ = [
+    "DocumentIntegrityError",
+    "DocumentSink",
+    "LoadSink",
+    "LoadValidationError",
+    "MappingError",
+    "Sink",
+    "SinkError",
+]

@@ -1,0 +1,407 @@
+"""The sync driver: one call runs a source into sinks inside the framework's ``delta_run``.
+
+It owns everything the framework's pull recipe leaves to each connector, so connectors
+don't repeat it (or get it subtly wrong):
+
+* ``since`` resolution: ``since_override`` job param > stored cursor minus the stream's
+  ``lookback`` > ``now - lookback_days`` (job param, else the argument);
+* buffering into sinks and flushing every ``flush_every`` items;
+* the watermark, computed from items whose flush succeeded in *every* sink, never from
+  items merely read;
+* the commit rule of :func:`adapters.cursor.next_cursor` (never backwards, never over a
+  gap, bounded backfills leave the cursor alone), committed in :func:`format_cursor` form;
+* records processed and metadata (counts, bounds, watermark: never settings or secrets).
+
+What the source's :class:`~adapters.protocol.Ordering` changes:
+
+``CURSOR_ORDERED``
+    Any prefix of the stream is complete, so with ``until_override`` the driver stops
+    reading at the first item past the bound, and with ``max_duration`` it may stop
+    early and still commit the watermark of what was flushed. If the source yields an
+    item older than the one before it, the driver logs a warning and treats the run as
+    ``UNORDERED`` from then on.
+``UNORDERED``
+    Only a finished run is complete: items past ``until_override`` are dropped but
+    reading continues, and a run stopped by ``max_duration`` commits nothing.
+``FULL_SCAN``
+    The source cannot filter; the driver drops items below ``since`` (and above
+    ``until_override``) itself, so sinks only see what changed. Otherwise as UNORDERED.
+
+For every ordering, items below ``since`` are dropped (they were covered before), items
+without a cursor go to the sinks but never move the watermark. On any exception the
+run fails through ``delta_run`` and the stored cursor stays; nothing is swallowed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from adapters.cursor import (
+    CursorError,
+    ResolvedSince,
+    format_cursor,
+    next_cursor,
+    parse_timestamp,
+    resolve_since,
+)
+from adapters.protocol import Ordering, Source
+from adapters.records import DocumentItem, RecordItem
+from adapters.runtime import ContextLike
+from adapters.sinks.base import Sink
+
+__all__ = ["DEFAULT_FLUSH_EVERY", "DEFAULT_LOOKBACK_DAYS", "DeltaRunLike", "SyncSummary", "sync"]
+
+DEFAULT_FLUSH_EVERY = 500
+DEFAULT_LOOKBACK_DAYS = 7
+
+
+class DeltaRunLike(Protocol):
+    """The handle ``delta_run`` yields (framework surface)."""
+
+    @property
+    def lower_bound_cursor(self) -> str | None: ...
+
+    def set_new_cursor(self, cursor: str) -> None: ...
+
+    def set_records_processed(self, count: int) -> None: ...
+
+    def set_metadata(self, metadata: dict[str, Any]) -> None: ...
+
+
+DeltaRunner = Callable[..., AbstractContextManager[DeltaRunLike]]
+
+
+@dataclass(frozen=True)
+class SyncSummary:
+    """What one sync did. ``complete`` is False when ``max_duration`` stopped it early."""
+
+    connector_name: str
+    stream: str
+    ordering: str
+    since: str | None
+    since_origin: str
+    until: str | None
+    items_read: int
+    items_dropped: int
+    written: dict[str, int]
+    skipped: dict[str, int]
+    watermark: str | None
+    cursor_before: str | None
+    cursor_after: str | None
+    complete: bool
+    duration_seconds: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def items_written(self) -> int:
+        return sum(self.written.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _default_delta_run() -> DeltaRunner:
+    from lib.delta import delta_run  # the framework's; production ships its own lib
+
+    runner: DeltaRunner = delta_run
+    return runner
+
+
+def _param_timestamp(context: ContextLike, name: str) -> datetime | None:
+    raw = context.get_param(name)
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    try:
+        return parse_timestamp(raw)
+    except CursorError:
+        raise CursorError(f"job parameter {name} is not a timestamp: {raw!r}") from None
+
+
+def _lookback_days(context: ContextLike, default: int | None) -> int | None:
+    raw = context.get_param("lookback_days")
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return default
+    try:
+        days = int(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"job parameter lookback_days is not a whole number of days: {raw!r}") from None
+    if days < 0:
+        raise ValueError(f"job parameter lookback_days must not be negative: {raw!r}")
+    return days
+
+
+def sync(
+    context: ContextLike,
+    source: Source[Any],
+    sinks: Sink[Any] | Sequence[Sink[Any]],
+    *,
+    connector_name: str,
+    stream: str | None = None,
+    lookback: timedelta | None = None,
+    lookback_days: int | None = DEFAULT_LOOKBACK_DAYS,
+    flush_every: int = DEFAULT_FLUSH_EVERY,
+    max_duration: timedelta | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    delta_run: DeltaRunner | None = None,
+    cursor_type: str = "timestamp_utc",
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    clock: Callable[[], float] = time.monotonic,
+) -> SyncSummary:
+    """Run ``source`` into ``sinks`` as one delta run of ``connector_name``/``stream``.
+
+    ``stream`` defaults to ``source.name``; ``lookback`` to the source's ``lookback``
+    attribute (or zero). ``lookback_days`` is the bootstrap window when no cursor is
+    stored (the ``lookback_days`` job param wins; ``None`` = everything). ``metadata`` is
+    merged into the run's metadata and must not contain secrets. ``delta_run`` defaults to
+    ``lib.delta.delta_run``, imported at call time.
+    """
+    if flush_every < 1:
+        raise ValueError(f"flush_every must be at least 1, got {flush_every}")
+    sink_list: list[Sink[Any]] = list(sinks) if isinstance(sinks, Sequence) else [sinks]
+    if not sink_list:
+        raise ValueError("sync needs at least one sink")
+    names = [s.name for s in sink_list]
+    if len(set(names)) != len(names):
+        raise ValueError(f"sink names must be unique, got {names}")
+    stream_name = stream or source.name
+    # Parameters are checked before anything is called, so a typo fails fast and clearly.
+    override = _param_timestamp(context, "since_override")
+    until = _param_timestamp(context, "until_override")
+    days = _lookback_days(context, lookback_days)
+    if lookback is None:
+        attr = getattr(source, "lookback", None)
+        lookback = attr if isinstance(attr, timedelta) else timedelta(0)
+    if override is not None and until is not None and until < override:
+        raise CursorError(
+            f"until_override {format_cursor(until)} is before since_override {format_cursor(override)}"
+        )
+    runner = delta_run or _default_delta_run()
+    with runner(context, connector_name, stream_name, cursor_type=cursor_type) as run:
+        driver = _Driver(
+            context=context,
+            source=source,
+            sinks=sink_list,
+            stream=stream_name,
+            flush_every=flush_every,
+            max_duration=max_duration,
+            clock=clock,
+        )
+        stored = run.lower_bound_cursor
+        resolved = resolve_since(stored, override, lookback=lookback, lookback_days=days, now=now())
+        if until is not None and resolved.value is not None and until < resolved.value:
+            raise CursorError(
+                f"until_override {format_cursor(until)} is before the run's lower bound "
+                f"{format_cursor(resolved.value)}"
+            )
+        try:
+            return driver.run(
+                run,
+                connector_name=connector_name,
+                stored=stored,
+                resolved=resolved,
+                until=until,
+                metadata=metadata,
+            )
+        finally:
+            for sink in sink_list:
+                sink.close()
+
+
+class _Driver:
+    def __init__(
+        self,
+        *,
+        context: ContextLike,
+        source: Source[Any],
+        sinks: list[Sink[Any]],
+        stream: str,
+        flush_every: int,
+        max_duration: timedelta | None,
+        clock: Callable[[], float],
+    ) -> None:
+        self.log = context.logger
+        self.source = source
+        self.sinks = sinks
+        self.stream = stream
+        self.flush_every = flush_every
+        self.max_duration = max_duration
+        self.clock = clock
+        self.started = clock()
+        self.written = {s.name: 0 for s in sinks}
+        self.durable: datetime | None = None  # greatest cursor among flushed items
+        self.batch_max: datetime | None = None  # greatest cursor among unflushed items
+        self.in_batch = 0
+        self.passed = 0
+
+    def run(
+        self,
+        run: DeltaRunLike,
+        *,
+        connector_name: str,
+        stored: str | None,
+        resolved: ResolvedSince,
+        until: datetime | None,
+        metadata: Mapping[str, Any] | None,
+    ) -> SyncSummary:
+        since = resolved.value
+        ordering = self.source.ordering
+        ordered = ordering is Ordering.CURSOR_ORDERED
+        since_text = format_cursor(since) if since is not None else None
+        until_text = format_cursor(until) if until is not None else None
+        notes: list[str] = []
+        self.log.info(
+            f"{self.stream}: syncing since {since_text or 'the beginning'} ({resolved.origin.value})"
+            + (f" until {until_text}" if until_text else ""),
+            step="sync_start",
+            detail={
+                "stream": self.stream,
+                "since": since_text,
+                "since_origin": resolved.origin.value,
+                "until": until_text,
+                "stored_cursor": stored,
+                "ordering": ordering.value,
+            },
+        )
+        read = dropped = 0
+        last: datetime | None = None
+        complete = True
+        items: Iterable[RecordItem | DocumentItem] = self.source.fetch_since(since)
+        try:
+            for item in items:
+                read += 1
+                cursor = item.cursor
+                if cursor is not None:
+                    if since is not None and cursor < since:
+                        dropped += 1
+                        continue
+                    if until is not None and cursor > until:
+                        dropped += 1
+                        if ordered:
+                            break
+                        continue
+                    if ordered and last is not None and cursor < last:
+                        ordered = False
+                        note = (
+                            f"source yielded {item.key!r} at {format_cursor(cursor)} after "
+                            f"{format_cursor(last)}: not in cursor order, watermark kept to the end"
+                        )
+                        notes.append(note)
+                        self.log.warn(f"{self.stream}: {note}", step="sync_order", detail={"key": item.key})
+                    last = cursor if last is None or cursor > last else last
+                for sink in self.sinks:
+                    sink.add(item)
+                self.passed += 1
+                self.in_batch += 1
+                if cursor is not None and (self.batch_max is None or cursor > self.batch_max):
+                    self.batch_max = cursor
+                if self.in_batch >= self.flush_every:
+                    self._flush()
+                if self._out_of_time():
+                    complete = False
+                    break
+        finally:
+            close = getattr(items, "close", None)
+            if callable(close):
+                close()
+        self._flush()
+
+        watermark = self.durable
+        if not complete:
+            if ordered:
+                notes.append("stopped by max_duration; committed the flushed prefix")
+            else:
+                notes.append("stopped by max_duration; unordered source, cursor not moved")
+                watermark = None
+        committed = next_cursor(
+            stored,
+            run_lower_bound=since,
+            watermark=watermark,
+            is_override=resolved.is_override,
+            until_override=until,
+        )
+        before = parse_timestamp(stored) if stored else None
+        cursor_after = stored
+        if committed is not None and committed != before:
+            cursor_after = format_cursor(committed)
+            run.set_new_cursor(cursor_after)
+        elif watermark is not None and committed == before and resolved.is_override:
+            notes.append("backfill: stored cursor left unchanged")
+        skipped = {s.name: s.skipped for s in self.sinks}
+        run.set_records_processed(self.passed)
+        summary = SyncSummary(
+            connector_name=connector_name,
+            stream=self.stream,
+            ordering=self.source.ordering.value,
+            since=since_text,
+            since_origin=resolved.origin.value,
+            until=until_text,
+            items_read=read,
+            items_dropped=dropped,
+            written=dict(self.written),
+            skipped=skipped,
+            watermark=format_cursor(watermark) if watermark is not None else None,
+            cursor_before=stored,
+            cursor_after=cursor_after,
+            complete=complete,
+            duration_seconds=round(self.clock() - self.started, 3),
+            notes=notes,
+        )
+        run_metadata: dict[str, Any] = dict(metadata or {})
+        run_metadata.update(
+            {
+                "stream": self.stream,
+                "ordering": summary.ordering,
+                "lower_bound_used": since_text,
+                "since_origin": summary.since_origin,
+                "until": until_text,
+                "items_read": read,
+                "items_dropped": dropped,
+                "written": summary.written,
+                "skipped": skipped,
+                "watermark": summary.watermark,
+                "complete": complete,
+            }
+        )
+        run.set_metadata(run_metadata)
+        self.log.info(
+            f"{self.stream}: done: read {read}, wrote {summary.items_written}, "
+            f"cursor {stored or '-'} -> {cursor_after or '-'}",
+            step="sync_done",
+            detail={
+                "read": read,
+                "dropped": dropped,
+                "written": summary.written,
+                "skipped": skipped,
+                "watermark": summary.watermark,
+                "cursor_before": stored,
+                "cursor_after": cursor_after,
+                "complete": complete,
+            },
+        )
+        return summary
+
+    def _flush(self) -> None:
+        if self.in_batch == 0 and not any(s.pending for s in self.sinks):
+            return
+        for sink in self.sinks:
+            self.written[sink.name] += sink.flush()
+        # Only now, with every sink flushed, do this batch's items count as durable.
+        if self.batch_max is not None and (self.durable is None or self.batch_max > self.durable):
+            self.durable = self.batch_max
+        self.batch_max = None
+        self.in_batch = 0
+        self.log.info(
+            f"{self.stream}: flushed, {self.passed} items so far",
+            step="sync_flush",
+            detail={"items": self.passed, "written": dict(self.written)},
+        )
+
+    def _out_of_time(self) -> bool:
+        if self.max_duration is None:
+            return False
+        return self.clock() - self.started >= self.max_duration.total_seconds()

@@ -1,0 +1,126 @@
+"""Classifier for Codat failures: SDK errors and transport errors -> :class:`Failure`.
+
+The HTTP status is taken from the response, never from the body's ``statusCode``
+(Codat's own examples carry wrong ones), and ``canBeRetried`` is ignored (it is
+always ``"Unknown"``). Messages are built from the error body only, so no request
+header - and so no API key - can leak into them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+from codat_files.models import errors as sdk_errors
+
+from adapters.failures import Classifier, Failure, FailureClass, parse_retry_after
+
+AUTH_HINT = "check the Codat API key secret ({secret}) and that it may access this company"
+QUOTA_HINT = "this is a Codat account limit (plan, company count or expired account); retrying will not help"
+
+_SDK_ERRORS = (
+    sdk_errors.Schema,
+    sdk_errors.ListFilesErrorMessage,
+    sdk_errors.DownloadFilesErrorMessage,
+    sdk_errors.UploadFilesErrorMessage,
+)
+
+
+def _body(exc: BaseException, response: httpx.Response | None) -> dict[str, Any]:
+    data = getattr(exc, "data", None)
+    if data is not None and hasattr(data, "model_dump"):
+        dumped: dict[str, Any] = data.model_dump(by_alias=True, mode="json")
+        return dumped
+    text = getattr(exc, "body", "") or ""
+    if not text and response is not None:
+        try:
+            text = response.text
+        except httpx.ResponseNotRead:
+            text = ""
+    try:
+        parsed = json.loads(text) if text else {}
+    except ValueError:
+        return {"error": text[:200]}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def validation_messages(body: dict[str, Any]) -> list[str]:
+    """Codat's ``validation.errors[].message`` texts (with the item id when there is one)."""
+    validation = body.get("validation") or {}
+    out: list[str] = []
+    if isinstance(validation, dict):
+        for item in validation.get("errors") or []:
+            if isinstance(item, dict) and item.get("message"):
+                item_id = item.get("itemId")
+                out.append(f"{item_id}: {item['message']}" if item_id else str(item["message"]))
+    return out
+
+
+def _describe(status: int, body: dict[str, Any], url: str) -> str:
+    parts = [str(body.get("error") or f"HTTP {status}")]
+    parts.extend(validation_messages(body))
+    if body.get("correlationId"):
+        parts.append(f"correlationId {body['correlationId']}")
+    return f"{'; '.join(parts)} ({url})" if url else "; ".join(parts)
+
+
+def _target(url: str) -> str:
+    """'company X' or 'company X / connection Y' from a Codat request path."""
+    segments = [s for s in httpx.URL(url).path.split("/") if s] if url else []
+    names: list[str] = []
+    for label, marker in (("company", "companies"), ("connection", "connections")):
+        if marker in segments:
+            index = segments.index(marker)
+            if index + 1 < len(segments):
+                names.append(f"{label} {segments[index + 1]}")
+    return " / ".join(names) or "the requested resource"
+
+
+def make_classifier(api_key_secret: str = "codat_api_key") -> Classifier:
+    """A classifier whose auth hint names the secret the settings point at."""
+
+    def classify(exc: BaseException) -> Failure | None:
+        if isinstance(exc, httpx.TransportError):
+            return Failure(
+                FailureClass.TRANSIENT,
+                f"Codat unreachable or connection lost: {type(exc).__name__}: {exc}",
+            )
+        if not isinstance(exc, (*_SDK_ERRORS, sdk_errors.SDKError)):
+            return None
+        response: httpx.Response | None = getattr(exc, "raw_response", None)
+        status = response.status_code if response is not None else None
+        if status is None and isinstance(exc, sdk_errors.SDKError) and exc.status_code > 0:
+            status = exc.status_code
+        if status is None:
+            data = getattr(exc, "data", None)
+            status = getattr(data, "status_code", None)
+        body = _body(exc, response)
+        # The request path names company / connection; the query string carries no secret.
+        url = str(response.request.url.copy_with(query=None)) if response is not None else ""
+        path = httpx.URL(url).path if url else ""
+        message = _describe(status or 0, body, path)
+        retry_after = parse_retry_after(response.headers.get("Retry-After")) if response is not None else None
+        if status in (401, 403):
+            return Failure(FailureClass.AUTH, message, status, hint=AUTH_HINT.format(secret=api_key_secret))
+        if status == 402:
+            return Failure(
+                FailureClass.QUOTA, f"Codat account limit reached: {message}", status, hint=QUOTA_HINT
+            )
+        if status == 404:
+            return Failure(FailureClass.NOT_FOUND, f"{_target(url)} not found: {message}", status)
+        if status == 429:
+            return Failure(FailureClass.RATE_LIMITED, message, status, retry_after=retry_after)
+        if status is not None and (status >= 500 or status == 408):
+            return Failure(FailureClass.TRANSIENT, message, status, retry_after=retry_after)
+        if status is not None and 400 <= status < 500:
+            return Failure(FailureClass.INVALID, message, status)
+        if status is None or status == 0:
+            # SDKError("No response received") and similar: nothing came back.
+            return Failure(FailureClass.TRANSIENT, f"Codat gave no usable response: {exc}")
+        return Failure(FailureClass.INVALID, f"unexpected Codat response: {message}", status)
+
+    return classify
+
+
+classify = make_classifier()

@@ -1,0 +1,99 @@
+"""Typed Codat settings, read once from the job context.
+
+Keeping every key in one model means a typo in ``settings.json`` fails at start-up
+with the key's name, not half-way through a sync with an opaque SDK error.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from adapters.runtime import ContextLike
+
+DEFAULT_SERVER_URL = "https://api.codat.io"
+DEFAULT_API_KEY_SECRET = "codat_api_key"
+
+
+class ArchiveLimits(BaseModel):
+    """Bounds an archive must stay within before any member is read.
+
+    The defaults fit a day of business documents (each at most 10 MB upstream) with a
+    wide margin, while refusing the classic zip bombs long before they fill a disk.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_members: int = Field(default=2000, ge=1)
+    max_total_bytes: int = Field(default=2 * 1024**3, ge=1, description="sum of declared expanded sizes")
+    max_member_bytes: int = Field(default=512 * 1024**2, ge=1)
+    max_ratio: float = Field(default=200.0, gt=1, description="largest expanded/compressed ratio per member")
+    ratio_floor_bytes: int = Field(
+        default=1024**2,
+        ge=0,
+        description="members smaller than this skip the ratio check (tiny files compress well)",
+    )
+    max_archive_bytes: int = Field(default=4 * 1024**3, ge=1, description="largest download accepted")
+
+
+class CodatSettings(BaseModel):
+    """Everything the Codat adapter needs besides the API key itself."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    server_url: str = DEFAULT_SERVER_URL
+    company_ids: tuple[str, ...] = ()
+    connection_id: str | None = None
+    timeout_s: float = Field(default=60.0, gt=0)
+    #: zone for ``uploaded`` values sent without one (Codat: "local to the business")
+    local_timezone: str = "UTC"
+    api_key_secret: str = DEFAULT_API_KEY_SECRET
+    archive_limits: ArchiveLimits = Field(default_factory=ArchiveLimits)
+
+    @field_validator("server_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"codat server_url must be an http(s) URL, got {value!r}")
+        return value.rstrip("/")
+
+    @field_validator("local_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"codat local_timezone {value!r} is not a known IANA zone") from exc
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.local_timezone)
+
+    @classmethod
+    def from_mapping(cls, config: Mapping[str, Any]) -> CodatSettings:
+        """Build from a ``codat`` config block; ``company_id`` is accepted for one company."""
+        data = dict(config)
+        single = data.pop("company_id", None)
+        if single and not data.get("company_ids"):
+            data["company_ids"] = [single]
+        return cls.model_validate(data)
+
+    @classmethod
+    def from_context(cls, context: ContextLike, key: str = "codat") -> CodatSettings:
+        block = context.get_config(key)
+        if not isinstance(block, Mapping):
+            raise ValueError(f"settings: config.{key} must be an object with the Codat settings")
+        return cls.from_mapping(block)
+
+
+def auth_header(api_key: str) -> str:
+    """Codat's scheme: ``Basic`` + base64 of the API key (no user:password pair)."""
+    key = api_key.strip()
+    if not key:
+        raise ValueError("the Codat API key secret is empty")
+    return "Basic " + base64.b64encode(key.encode()).decode()

@@ -1,0 +1,277 @@
+"""Uploading files to a Codat connection: checked before sending, batched, exactly-once.
+
+Codat takes at most 20 files per request, each at most 10 MB and of an allowed type
+(:mod:`adapters.codat.filetypes`). Every file is checked before anything is sent; a
+file that fails is reported by name (in :class:`UploadResult` and through
+``logger.warn``) and the rest go ahead. Accepted files are sent in batches of up to 20,
+one request each, through the :class:`~adapters.retry.Retrier`.
+
+Codat's upload has no idempotency key, so a retried or rerun request could store a
+file twice. With a :class:`~adapters.ledger.Ledger`, each file's delivery is recorded
+server-side (pending before the request, done after); a file found pending - a
+previous attempt may or may not have arrived - is first looked for in the company's
+file list (same name, uploaded after the pending mark minus clock skew) and only sent
+again if it is not there. The same check runs before a batch is retried within a run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import IO, Any
+
+from adapters.codat.client import CodatFilesClient
+from adapters.codat.filetypes import (
+    ALLOWED_TYPES,
+    MAX_FILES_PER_REQUEST,
+    MAX_UPLOAD_BYTES,
+    extension,
+    media_type_for,
+)
+from adapters.codat.http import UploadPart
+from adapters.cursor import CursorError, parse_timestamp
+from adapters.ledger import EntryState, Ledger, LedgerEntry
+from adapters.retry import Retrier
+from adapters.runtime import LoggerLike
+
+CHUNK = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class UploadFile:
+    """One file to upload; ``open()`` returns a fresh stream each call (it is read twice)."""
+
+    key: str
+    name: str
+    open: Callable[[], IO[bytes]]
+    media_type: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    key: str
+    name: str
+    reason: str
+
+
+@dataclass
+class UploadResult:
+    uploaded: list[str] = field(default_factory=list)  # file names sent in this run
+    reconciled: list[str] = field(default_factory=list)  # found already uploaded by an earlier attempt
+    skipped: list[str] = field(default_factory=list)  # recorded as delivered before
+    rejected: list[Rejection] = field(default_factory=list)
+    requests: int = 0
+    delivered_keys: list[str] = field(default_factory=list)  # every key handled (sent/reconciled/skipped)
+
+    def merge(self, other: UploadResult) -> None:
+        self.uploaded += other.uploaded
+        self.reconciled += other.reconciled
+        self.skipped += other.skipped
+        self.rejected += other.rejected
+        self.requests += other.requests
+        self.delivered_keys += other.delivered_keys
+
+
+def check_upload(name: str, size: int, *, max_bytes: int = MAX_UPLOAD_BYTES) -> str | None:
+    """Why Codat would refuse this file, or ``None``."""
+    ext = extension(name)
+    if ext not in ALLOWED_TYPES:
+        allowed = ", ".join(sorted(ALLOWED_TYPES))
+        shown = f".{ext}" if ext else "(no extension)"
+        return f"file type {shown} is not accepted by Codat (allowed: {allowed})"
+    if size > max_bytes:
+        return f"{size} bytes is over Codat's limit of {max_bytes} bytes per file"
+    if size == 0:
+        return "the file is empty"
+    return None
+
+
+def measure(file: UploadFile) -> tuple[int, str]:
+    """Size and sha256, streaming the content once."""
+    digest = hashlib.sha256()
+    size = 0
+    with file.open() as stream:
+        while chunk := stream.read(CHUNK):
+            size += len(chunk)
+            digest.update(chunk)
+    return size, digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    file: UploadFile
+    size: int
+    sha256: str
+
+
+def _chunks(items: Sequence[_Checked], size: int) -> Iterator[Sequence[_Checked]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class CodatUploader:
+    """Uploads files to one company connection; ``ledger`` makes it exactly-once across runs."""
+
+    def __init__(
+        self,
+        client: CodatFilesClient,
+        company_id: str,
+        connection_id: str,
+        *,
+        retrier: Retrier,
+        logger: LoggerLike | None = None,
+        ledger: Ledger | None = None,
+        batch_size: int = MAX_FILES_PER_REQUEST,
+        max_bytes: int = MAX_UPLOAD_BYTES,
+        skew: timedelta = timedelta(minutes=10),
+    ) -> None:
+        if not 1 <= batch_size <= MAX_FILES_PER_REQUEST:
+            raise ValueError(f"batch_size must be 1..{MAX_FILES_PER_REQUEST}, got {batch_size}")
+        self.client = client
+        self.company_id = company_id
+        self.connection_id = connection_id
+        self.retrier = retrier
+        self.logger = logger
+        self.ledger = ledger
+        self.batch_size = batch_size
+        self.max_bytes = max_bytes
+        self.skew = skew
+
+    def upload(self, files: Iterable[UploadFile]) -> UploadResult:
+        result = UploadResult()
+        accepted: list[_Checked] = []
+        for file in files:
+            size, sha = measure(file)
+            reason = check_upload(file.name, size, max_bytes=self.max_bytes)
+            if reason is not None:
+                self._reject(result, file, reason)
+                continue
+            accepted.append(_Checked(file, size, file.sha256 or sha))
+        todo = self._skip_delivered(accepted, result)
+        for batch in _chunks(todo, self.batch_size):
+            self._send_batch(list(batch), result)
+        return result
+
+    def _reject(self, result: UploadResult, file: UploadFile, reason: str) -> None:
+        result.rejected.append(Rejection(file.key, file.name, reason))
+        result.delivered_keys.append(file.key)
+        if self.logger is not None:
+            self.logger.warn(
+                f"codat upload: {file.name!r} rejected: {reason}",
+                step="codat.upload_check",
+                detail={"file": file.name, "key": file.key, "reason": reason},
+            )
+
+    # -- exactly-once bookkeeping -------------------------------------------------------
+
+    def _skip_delivered(self, accepted: list[_Checked], result: UploadResult) -> list[_Checked]:
+        if self.ledger is None:
+            return accepted
+        todo: list[_Checked] = []
+        pending: list[tuple[_Checked, LedgerEntry]] = []
+        for checked in accepted:
+            entry = self.ledger.get(checked.file.key)
+            if entry is not None and entry.fingerprint == checked.sha256:
+                if entry.state is EntryState.DONE:
+                    result.skipped.append(checked.file.name)
+                    result.delivered_keys.append(checked.file.key)
+                    continue
+                pending.append((checked, entry))
+                continue
+            todo.append(checked)
+        if pending:
+            arrived = self._arrived([c for c, _ in pending], min(e.marked_at for _, e in pending))
+            for checked, entry in pending:
+                if checked.file.key in arrived:
+                    self.ledger.mark_done(entry, {"reconciled": True, "uploaded": arrived[checked.file.key]})
+                    result.reconciled.append(checked.file.name)
+                    result.delivered_keys.append(checked.file.key)
+                else:
+                    todo.append(checked)
+        return todo
+
+    def _arrived(self, candidates: Sequence[_Checked], since: datetime) -> dict[str, str]:
+        """Which candidates already show in the company's file list (key -> uploaded)."""
+        if not candidates:
+            return {}
+        listing = self.retrier.call(lambda: self.client.list_files(self.company_id), step="codat.reconcile")
+        bound = since - self.skew
+        zone = self.client.settings.zone
+        seen: dict[str, list[str]] = {}
+        for entry in listing:
+            if not isinstance(entry.file_name, str) or not isinstance(entry.uploaded, str):
+                continue
+            try:
+                when = parse_timestamp(entry.uploaded, default_tz=zone)
+            except CursorError:
+                continue
+            if when >= bound:
+                seen.setdefault(entry.file_name, []).append(entry.uploaded)
+        arrived: dict[str, str] = {}
+        for checked in candidates:
+            times = seen.get(checked.file.name)
+            if times:
+                arrived[checked.file.key] = times.pop(0)
+        return arrived
+
+    # -- sending ------------------------------------------------------------------------
+
+    def _send_batch(self, batch: list[_Checked], result: UploadResult) -> None:
+        entries: dict[str, LedgerEntry] = {}
+        if self.ledger is not None:
+            for checked in batch:
+                entries[checked.file.key] = self.ledger.mark_pending(
+                    checked.file.key,
+                    fingerprint=checked.sha256,
+                    detail={"name": checked.file.name, "size": checked.size, "company_id": self.company_id},
+                )
+        state: dict[str, Any] = {"attempts": 0, "remaining": batch, "reconciled": []}
+        started = min((e.marked_at for e in entries.values()), default=datetime.now(UTC))
+
+        def attempt() -> None:
+            remaining: list[_Checked] = state["remaining"]
+            if state["attempts"]:
+                # The previous attempt may have stored some files before failing.
+                arrived = self._arrived(remaining, started)
+                state["reconciled"] += [c for c in remaining if c.file.key in arrived]
+                remaining = [c for c in remaining if c.file.key not in arrived]
+                state["remaining"] = remaining
+            state["attempts"] += 1
+            if not remaining:
+                return
+            streams = [c.file.open() for c in remaining]
+            try:
+                parts: list[UploadPart] = [
+                    (c.file.name, stream, c.file.media_type or media_type_for(c.file.name))
+                    for c, stream in zip(remaining, streams, strict=True)
+                ]
+                result.requests += 1
+                self.client.upload(self.company_id, self.connection_id, parts)
+            finally:
+                for stream in streams:
+                    stream.close()
+
+        self.retrier.call(attempt, step="codat.upload_files")
+        reconciled_keys = {c.file.key for c in state["reconciled"]}
+        for checked in batch:
+            key = checked.file.key
+            if key in reconciled_keys:
+                result.reconciled.append(checked.file.name)
+            else:
+                result.uploaded.append(checked.file.name)
+            result.delivered_keys.append(key)
+            if self.ledger is not None:
+                self.ledger.mark_done(
+                    entries[key], {"batch_size": len(batch), "reconciled": key in reconciled_keys}
+                )
+        if self.logger is not None:
+            self.logger.info(
+                f"codat upload: {len(batch)} files to company {self.company_id} "
+                f"connection {self.connection_id}",
+                step="codat.upload_files",
+                detail={"files": [c.file.name for c in batch][:20], "attempts": state["attempts"]},
+            )

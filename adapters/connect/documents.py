@@ -1,0 +1,176 @@
+"""File-bearing Connect resources as documents, streamed rather than loaded.
+
+``ConnectClient.get`` returns ``response.content``, i.e. the whole file in memory, so
+downloads go through the client's ``requests`` session with ``stream=True`` and hand
+the raw body stream to the sink. The API key is only ever sent to the Connect
+endpoint's own origin: pre-signed URLs on other hosts get no Authorization header.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import IO, Any, cast
+from urllib.parse import quote, urljoin, urlsplit
+
+from connect.client import ConnectClient
+from connect.client.utils import get_headers
+
+from adapters.connect.errors import ConnectPageError
+from adapters.connect.paging import Page, fetch_page, iter_offset
+from adapters.connect.sources import ConnectStreamSource
+from adapters.records import DocumentItem
+from adapters.retry import Retrier
+
+__all__ = ["BillingBatchFilesSource", "MediaFolderFilesSource", "open_download"]
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc
+
+
+def open_download(client: ConnectClient, retrier: Retrier, url_or_path: str, *, step: str) -> IO[bytes]:
+    """Open a streamed download; retried (through ``retrier``) until the body starts.
+
+    ``url_or_path`` is absolute, server-absolute (``/public/v1/media/...``) or relative
+    to the endpoint. Errors raise ``requests.HTTPError`` (classified by the Connect
+    classifier); the returned stream decodes any transfer compression.
+    """
+    base = client.endpoint.rstrip("/") + "/"
+    url = urljoin(base, url_or_path)
+    headers: dict[str, str] = {}
+    if _origin(url) == _origin(base):
+        headers.update(get_headers(client.api_key))
+
+    def attempt() -> IO[bytes]:
+        response = client.session.get(url, headers=headers, timeout=client.timeout, stream=True)
+        if response.status_code >= 400:
+            try:
+                _ = response.content  # small error body, read for the classifier's message
+            finally:
+                response.close()
+            response.raise_for_status()
+        raw = response.raw
+        raw.decode_content = True
+        return cast(IO[bytes], raw)
+
+    return retrier.call(attempt, step=step)
+
+
+def _media_type(name: str, declared: str | None) -> str:
+    if declared:
+        return declared
+    guessed, _ = mimetypes.guess_type(name)
+    return guessed or "application/octet-stream"
+
+
+class BillingBatchFilesSource(ConnectStreamSource):
+    """Files attached to billing batches created since the cursor.
+
+    Batches are keyset-paged by ``events.created.at``; each batch's file list
+    (``/billing/batches/{id}/files``) is offset-paged by what arrived; each file is
+    downloaded from the batch's media folder (``streams_batches/{batch id}``) when a
+    sink opens it. Key: ``{batch id}/{file id}``; cursor: the batch's creation time.
+    """
+
+    def __init__(self, client: ConnectClient, **kwargs: Any) -> None:
+        super().__init__(client, "billing_batch_files", **kwargs)
+
+    def _files(self, batch_id: str) -> Iterator[dict[str, Any]]:
+        path = f"billing/batches/{quote(batch_id, safe='')}/files"
+
+        def fetch(limit: int, offset: int) -> Page:
+            return self.retrier.call(
+                lambda: fetch_page(self.client, path, "", limit=limit, offset=offset),
+                step="connect.billing_batch_files.list",
+            )
+
+        return iter_offset(fetch, limit=self.page_size)
+
+    def _opener(self, path: str) -> Callable[[], IO[bytes]]:
+        def open_() -> IO[bytes]:
+            return open_download(self.client, self.retrier, path, step="connect.billing_batch_files.download")
+
+        return open_
+
+    def fetch_since(self, cursor: datetime | None) -> Iterator[DocumentItem]:  # type: ignore[override]
+        for batch in self.iter_raw(cursor):
+            batch_item = self.to_item(batch)
+            for entry in self._files(batch_item.key):
+                file_id = entry.get("id")
+                name = entry.get("name")
+                if not file_id or not name:
+                    raise ConnectPageError(f"billing batch {batch_item.key!r}: file entry without id or name")
+                path = (
+                    f"media/folders/streams_batches/{quote(batch_item.key, safe='')}"
+                    f"/files/{quote(str(file_id), safe='')}/{quote(str(name), safe='')}"
+                )
+                yield DocumentItem(
+                    key=f"{batch_item.key}/{file_id}",
+                    cursor=batch_item.cursor,
+                    name=str(name),
+                    media_type=_media_type(str(name), None),
+                    open=self._opener(path),
+                    metadata={
+                        "batch_id": batch_item.key,
+                        "batch_name": batch.get("name"),
+                        "file_id": file_id,
+                        "file_type": entry.get("type"),
+                        "position": entry.get("position"),
+                        "stream_id": (batch.get("stream") or {}).get("id"),
+                    },
+                    stream=self.name,
+                )
+
+
+class MediaFolderFilesSource(ConnectStreamSource):
+    """Files in one media folder (``/media/folders/{type}/{name}/files``) by creation time."""
+
+    def __init__(self, client: ConnectClient, *, folder_type: str, folder_name: str, **kwargs: Any) -> None:
+        super().__init__(
+            client,
+            "media_folder_files",
+            path_params={
+                "folder_type": quote(folder_type, safe=""),
+                "folder_name": quote(folder_name, safe="/"),
+            },
+            **kwargs,
+        )
+        self.folder_type = folder_type
+        self.folder_name = folder_name
+
+    def _opener(self, target: str) -> Callable[[], IO[bytes]]:
+        def open_() -> IO[bytes]:
+            return open_download(
+                self.client, self.retrier, target, step="connect.media_folder_files.download"
+            )
+
+        return open_
+
+    def to_document(self, record: Mapping[str, Any]) -> DocumentItem:
+        item = self.to_item(dict(record))
+        name = record.get("name")
+        if not name:
+            raise ConnectPageError(f"media file {item.key!r} has no name")
+        target = record.get("file") or f"{self.path}/{quote(item.key, safe='')}/{quote(str(name), safe='')}"
+        size = record.get("size")
+        return DocumentItem(
+            key=item.key,
+            cursor=item.cursor,
+            name=str(name),
+            media_type=_media_type(str(name), record.get("mime_type")),
+            open=self._opener(str(target)),
+            size=int(size) if isinstance(size, int) else None,
+            metadata={
+                "folder_type": self.folder_type,
+                "folder_name": self.folder_name,
+                "owner_id": (record.get("owner") or {}).get("id"),
+            },
+            stream=self.name,
+        )
+
+    def fetch_since(self, cursor: datetime | None) -> Iterator[DocumentItem]:  # type: ignore[override]
+        for record in self.iter_raw(cursor):
+            yield self.to_document(record)

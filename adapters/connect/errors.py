@@ -1,0 +1,96 @@
+"""Classify Connect client failures for the shared retry policy.
+
+``ConnectClient`` wraps every HTTP failure in ``ClientError``: ``status_code`` is
+``None`` when no response arrived (refused, dropped, timed out), ``error_code`` and
+``errors`` come from Connect's ``{"error_code", "errors"}`` body, and the original
+``requests`` exception (with the response and its headers) is kept as ``__cause__``,
+which is where ``Retry-After`` is read from. Raw ``requests`` exceptions also reach us
+from document downloads, which stream outside the client's ``get``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from connect.client import ClientError
+
+from adapters.connect.settings import API_KEY_SECRET_SETTING
+from adapters.failures import Failure, FailureClass, parse_retry_after
+
+__all__ = ["ConnectPageError", "classify_connect_error"]
+
+AUTH_HINT = (
+    f"check the Connect API key: the secret named by config {API_KEY_SECRET_SETTING!r} "
+    "(default 'connect_api_key') must hold a valid 'ApiKey SU-...:...' key with access to this resource"
+)
+
+
+class ConnectPageError(Exception):
+    """A page that contradicts its own ``Content-Range`` or the request (never retried)."""
+
+
+def _response_of(exc: BaseException) -> requests.Response | None:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        response = getattr(current, "response", None)
+        if isinstance(response, requests.Response):
+            return response
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _body_message(error_code: Any, errors: Any) -> str:
+    parts: list[str] = []
+    if error_code:
+        parts.append(str(error_code))
+    if isinstance(errors, list | tuple) and errors:
+        parts.append("; ".join(str(e) for e in errors))
+    return " - ".join(parts)
+
+
+def _from_status(status: int, detail: str, retry_after: float | None) -> Failure:
+    text = f"HTTP {status}" + (f": {detail}" if detail else "")
+    if status == 429:
+        return Failure(FailureClass.RATE_LIMITED, text, status, retry_after)
+    if status in (401, 403):
+        return Failure(FailureClass.AUTH, text, status, hint=AUTH_HINT)
+    if status == 404:
+        return Failure(FailureClass.NOT_FOUND, text, status)
+    if status in (408, 425) or status >= 500:
+        return Failure(FailureClass.TRANSIENT, text, status, retry_after)
+    return Failure(FailureClass.INVALID, text, status)
+
+
+def classify_connect_error(exc: BaseException) -> Failure | None:
+    """Map a Connect client or ``requests`` exception to a failure class (None = not ours)."""
+    if isinstance(exc, ConnectPageError):
+        return Failure(FailureClass.INVALID, str(exc))
+    if isinstance(exc, ClientError):
+        response = _response_of(exc)
+        retry_after = parse_retry_after(response.headers.get("Retry-After")) if response is not None else None
+        if exc.status_code is None:
+            cause = exc.__cause__
+            reason = type(cause).__name__ if cause is not None else "no response"
+            return Failure(FailureClass.TRANSIENT, f"Connect not reachable ({reason})")
+        detail = _body_message(exc.error_code, exc.errors) or (exc.message or "")
+        return _from_status(int(exc.status_code), detail, retry_after)
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        response = exc.response
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        detail = ""
+        try:
+            body = response.json()
+            if isinstance(body, dict):
+                detail = _body_message(body.get("error_code"), body.get("errors"))
+        except ValueError:
+            pass
+        return _from_status(response.status_code, detail, retry_after)
+    if isinstance(
+        exc,
+        requests.ConnectionError | requests.Timeout | requests.exceptions.ChunkedEncodingError,
+    ):
+        return Failure(FailureClass.TRANSIENT, f"Connect not reachable ({type(exc).__name__})")
+    return None

@@ -1,0 +1,108 @@
+"""Connect connection settings and client construction.
+
+Every knob a connector may set lives in one pydantic model read from the job's
+config, so a settings file is validated before the first request. The API key is
+read from a *secret* whose name is itself a setting: the classifier's auth hint
+names that setting, so an operator knows which secret to fix, and the key is held
+as a ``SecretStr`` so it never shows up in a repr, a log line or an exception.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connect.client import ConnectClient
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from adapters.runtime import ContextLike
+
+__all__ = [
+    "API_KEY_SECRET_SETTING",
+    "DEFAULT_ENDPOINT",
+    "ConnectSettings",
+    "build_client",
+    "client_from_context",
+    "settings_from_context",
+]
+
+DEFAULT_ENDPOINT = "https://api.connect.cloudblue.com/public/v1"
+
+#: config key naming the secret that holds the API key (the auth hint refers to it)
+API_KEY_SECRET_SETTING = "connect_api_key_secret"
+DEFAULT_API_KEY_SECRET = "connect_api_key"
+
+
+class ConnectSettings(BaseModel):
+    """What a connector configures about Connect (config keys are ``connect_<field>``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    endpoint: str = Field(DEFAULT_ENDPOINT, description="Connect API base URL, ending in /public/v1")
+    api_key_secret: str = Field(DEFAULT_API_KEY_SECRET, description="name of the secret holding the API key")
+    page_size: int = Field(100, ge=1, le=1000, description="records requested per page")
+    connect_timeout: float = Field(15.0, gt=0, description="seconds to establish a connection")
+    read_timeout: float = Field(60.0, gt=0, description="seconds to wait for response bytes")
+    max_tie_ids: int = Field(
+        1000,
+        ge=1,
+        description="most records sharing one cursor value a keyset page can step over",
+    )
+
+    @field_validator("endpoint")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"connect_endpoint must be an http(s) URL, got {value!r}")
+        return value
+
+
+def settings_from_context(context: ContextLike, **overrides: Any) -> ConnectSettings:
+    """Read ``connect_*`` config keys from the job context (``overrides`` win)."""
+    values: dict[str, Any] = {}
+    for name in ConnectSettings.model_fields:
+        value = context.get_config(f"connect_{name}")
+        if value is not None:
+            values[name] = value
+    values.update(overrides)
+    return ConnectSettings(**values)
+
+
+def _authorization(api_key: str | SecretStr) -> str:
+    raw = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
+    raw = raw.strip()
+    if not raw:
+        raise ValueError("the Connect API key is empty")
+    return raw if raw.startswith("ApiKey ") else f"ApiKey {raw}"
+
+
+def build_client(settings: ConnectSettings, api_key: str | SecretStr) -> ConnectClient:
+    """A ``ConnectClient`` with the SDK's own retries and page accumulation switched off.
+
+    ``max_retries=0``: the SDK's loop sleeps a fixed second, retries POSTs and never
+    retries 429; :mod:`adapters.retry` does it instead. ``resourceset_append=False``:
+    the default keeps every page of a ResourceSet in memory. No SDK logger is passed
+    because it would print the Authorization header.
+    """
+    return ConnectClient(
+        _authorization(api_key),
+        endpoint=settings.endpoint,
+        use_specs=False,
+        default_limit=settings.page_size,
+        max_retries=0,
+        logger=None,
+        timeout=(settings.connect_timeout, settings.read_timeout),
+        resourceset_append=False,
+    )
+
+
+def client_from_context(context: ContextLike, settings: ConnectSettings | None = None) -> ConnectClient:
+    """Build the client from the job context: settings from config, key from the named secret."""
+    settings = settings or settings_from_context(context)
+    key = context.get_secret(settings.api_key_secret)
+    if not key:
+        raise ValueError(
+            f"secret {settings.api_key_secret!r} (named by config {API_KEY_SECRET_SETTING!r}) "
+            "is missing or empty: it must hold the Connect API key"
+        )
+    return build_client(settings, SecretStr(str(key)))

@@ -1,0 +1,209 @@
+"""Record sources: one class per Connect stream, all on the same keyset pager.
+
+A source never decides where items go or what the next cursor is; it yields
+:class:`RecordItem` (key = Connect id, cursor = the stream's time field as aware UTC)
+lazily, one validated page at a time, every page fetched through the shared
+:class:`~adapters.retry.Retrier`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from connect.client import ConnectClient, R
+
+from adapters.connect.errors import ConnectPageError, classify_connect_error
+from adapters.connect.paging import get_path, iter_keyset
+from adapters.connect.query import window_filter
+from adapters.connect.streams import StreamSpec, get_stream
+from adapters.cursor import CursorError, parse_timestamp
+from adapters.failures import Classifier
+from adapters.protocol import Ordering
+from adapters.records import RecordItem
+from adapters.retry import Retrier, RetryPolicy
+from adapters.runtime import LoggerLike
+
+__all__ = [
+    "BillingBatchesSource",
+    "ConnectStreamSource",
+    "ListingsSource",
+    "RequestsSource",
+    "SubscriptionAssetsSource",
+    "SubscriptionRequestsSource",
+    "TierAccountsSource",
+    "payload_hash",
+]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def payload_hash(payload: Mapping[str, Any]) -> str:
+    """A stable content hash (sorted-key JSON, sha256) for change detection on full scans."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class ConnectStreamSource:
+    """Reads one declared Connect stream since a cursor value.
+
+    ``CURSOR_ORDERED`` streams filter ``ge(cursor, since)`` and keyset-page on the cursor
+    itself. ``UNORDERED`` streams filter the window ``since <= cursor < run start`` and
+    keyset-page on their immutable ``order_field``, so the driver commits only at the
+    end. ``FULL_SCAN`` streams ignore ``since``.
+    """
+
+    def __init__(
+        self,
+        client: ConnectClient,
+        spec: StreamSpec | str,
+        *,
+        retrier: Retrier | None = None,
+        logger: LoggerLike | None = None,
+        policy: RetryPolicy | None = None,
+        page_size: int | None = None,
+        max_tie_ids: int = 1000,
+        path_params: Mapping[str, str] | None = None,
+        extra_filter: R | None = None,
+        now: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.client = client
+        self.spec = get_stream(spec) if isinstance(spec, str) else spec
+        self.retrier = retrier or Retrier(
+            classify_connect_error, source=f"connect.{self.spec.name}", logger=logger, policy=policy
+        )
+        self.page_size = page_size or int(getattr(client, "default_limit", 100) or 100)
+        self.max_tie_ids = max_tie_ids
+        self.path = self.spec.format_path(**dict(path_params or {}))
+        self.extra_filter = extra_filter if extra_filter is not None else R()
+        self._now = now
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def ordering(self) -> Ordering:
+        return self.spec.ordering
+
+    @property
+    def classifier(self) -> Classifier:
+        return classify_connect_error
+
+    def base_filter(self, cursor: datetime | None) -> R:
+        """The filter for a run starting at ``cursor`` (exposed so tests can check it)."""
+        spec = self.spec
+        query = R() & self.extra_filter
+        if spec.filter_field is None or spec.ordering is Ordering.FULL_SCAN:
+            return query
+        if spec.ordering is Ordering.UNORDERED:
+            return query & window_filter(spec.filter_field, cursor, self._now())
+        return query & window_filter(spec.filter_field, cursor)
+
+    def iter_raw(self, cursor: datetime | None) -> Iterator[dict[str, Any]]:
+        """The stream's records as Connect returned them, keyset paged."""
+        return iter_keyset(
+            self.client,
+            self.retrier,
+            self.path,
+            self.base_filter(cursor),
+            order_field=self.spec.order_field,
+            limit=self.page_size,
+            step=f"connect.{self.spec.name}.page",
+            select=self.spec.select,
+            max_tie_ids=self.max_tie_ids,
+            key_field=self.spec.key_field,
+        )
+
+    def to_item(self, record: dict[str, Any]) -> RecordItem:
+        key = record.get(self.spec.key_field)
+        if not key:
+            raise ConnectPageError(f"connect.{self.spec.name}: record without {self.spec.key_field!r}")
+        raw = get_path(record, self.spec.cursor_field)
+        cursor: datetime | None = None
+        if raw is not None:
+            try:
+                cursor = parse_timestamp(raw)
+            except CursorError as exc:
+                raise ConnectPageError(
+                    f"connect.{self.spec.name}: record {key!r} field {self.spec.cursor_field!r}: {exc}"
+                ) from None
+        elif self.spec.ordering is not Ordering.FULL_SCAN:
+            raise ConnectPageError(
+                f"connect.{self.spec.name}: record {key!r} has no {self.spec.cursor_field!r} value"
+            )
+        return RecordItem(key=str(key), cursor=cursor, payload=record, stream=self.spec.name)
+
+    def fetch_since(self, cursor: datetime | None) -> Iterator[RecordItem]:
+        for record in self.iter_raw(cursor):
+            yield self.to_item(record)
+
+
+class ListingsSource(ConnectStreamSource):
+    """``/listings`` by ``updated`` (keyset, cursor ordered)."""
+
+    def __init__(self, client: ConnectClient, **kwargs: Any) -> None:
+        super().__init__(client, "listings", **kwargs)
+
+
+class RequestsSource(ConnectStreamSource):
+    """``/requests`` (fulfillment requests) by ``updated`` (keyset, cursor ordered)."""
+
+    def __init__(self, client: ConnectClient, **kwargs: Any) -> None:
+        super().__init__(client, "requests", **kwargs)
+
+
+class SubscriptionAssetsSource(ConnectStreamSource):
+    """``/subscriptions/assets`` by ``events.updated.at`` (window, keyset on creation time)."""
+
+    def __init__(self, client: ConnectClient, **kwargs: Any) -> None:
+        super().__init__(client, "subscription_assets", **kwargs)
+
+
+class SubscriptionRequestsSource(ConnectStreamSource):
+    """``/subscriptions/requests`` by ``events.updated.at`` (window, keyset on creation time)."""
+
+    def __init__(self, client: ConnectClient, **kwargs: Any) -> None:
+        super().__init__(client, "subscription_requests", **kwargs)
+
+
+class BillingBatchesSource(ConnectStreamSource):
+    """``/billing/batches`` by ``events.created.at`` (keyset, cursor ordered)."""
+
+    def __init__(self, client: ConnectClient, **kwargs: Any) -> None:
+        super().__init__(client, "billing_batches", **kwargs)
+
+
+class TierAccountsSource(ConnectStreamSource):
+    """``/tier/accounts``: no update filter exists, so every run scans everything.
+
+    ``known_hashes`` (key -> :func:`payload_hash` of what was stored last time, kept by
+    the caller) lets the scan skip accounts that did not change; without it every
+    account is yielded. ``seen_hashes`` collects the hashes of this run for the caller
+    to store once the run has succeeded.
+    """
+
+    def __init__(
+        self,
+        client: ConnectClient,
+        *,
+        known_hashes: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(client, "tier_accounts", **kwargs)
+        self.known_hashes = known_hashes or {}
+        self.seen_hashes: dict[str, str] = {}
+
+    def fetch_since(self, cursor: datetime | None) -> Iterator[RecordItem]:
+        for record in self.iter_raw(None):
+            item = self.to_item(record)
+            digest = payload_hash(record)
+            self.seen_hashes[item.key] = digest
+            if self.known_hashes.get(item.key) == digest:
+                continue
+            yield item

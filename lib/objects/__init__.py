@@ -1,0 +1,1 @@
+"""Typed entity Loads (``SupplierLoad`` ...) over the customer API: paging, dirty tracking, batching."""

@@ -1,0 +1,1 @@
+"""Sandbox of the Nuntiq customer API (see API.md for the endpoints it assumes)."""

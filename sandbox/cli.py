@@ -1,0 +1,274 @@
+"""``python -m sandbox.cli``: run connectors locally, inspect delta state, start the sandbox, demo.
+
+    python -m sandbox.cli run sample_pull_suppliers --settings fixtures/settings/sample_pull_suppliers.json
+    python -m sandbox.cli run connectors/my_connector.py --settings s.json \
+        --param since_override=2024-01-01T00:00:00Z
+    python -m sandbox.cli delta show sample_suppliers_eu suppliers --settings s.json
+    python -m sandbox.cli delta reset sample_suppliers_eu suppliers --settings s.json
+    python -m sandbox.cli delta list --settings s.json
+    python -m sandbox.cli sandbox
+    python -m sandbox.cli demo
+
+Without ``--api-url`` the sandbox Nuntiq service is started as a child process on a
+persistent SQLite file (``.nuntiq/sandbox.sqlite3``, or ``--db``), so delta cursors
+survive between runs, and a job token is issued for the settings' customer. Config
+values ``"sandbox:<service>"`` (e.g. ``"sandbox:connect"``) start that sandbox service
+too and are replaced by its URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from lib.api_client import ApiClient, ApiError
+from lib.context import SettingsError, read_settings
+from lib.delta import get_delta_state, list_delta_runs, list_delta_states, reset_delta_state
+from sandbox.runner import (
+    DEFAULT_DB,
+    ConnectorLoadError,
+    RunReport,
+    Services,
+    issue_token,
+    load_connector,
+    parse_params,
+    resolve_sandbox_refs,
+    run_connector,
+)
+from sandbox.server import SERVICES
+
+DEFAULT_CUSTOMER = "10000001"
+
+
+def _parse_service_options(pairs: Sequence[str]) -> dict[str, dict[str, Any]]:
+    options: dict[str, dict[str, Any]] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep:
+            raise ValueError(f"--service-options expects NAME=JSON, got {pair!r}")
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            raise ValueError(f"--service-options {name}: not JSON ({exc})") from None
+        if not isinstance(value, dict):
+            raise ValueError(f"--service-options {name}: expected a JSON object")
+        options[name.strip()] = value
+    return options
+
+
+def _nuntiq(args: argparse.Namespace, services: Services, customer: str) -> tuple[str, str]:
+    """(api_url, job token): the given API, or a sandbox started on the persistent database."""
+    if args.api_url:
+        if not args.token:
+            raise ValueError("--api-url needs --token")
+        return args.api_url.rstrip("/"), args.token
+    db = Path(args.db)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    server = services.running.get("nuntiq")
+    if server is None:
+        from sandbox.server import serve_in_subprocess
+
+        server = serve_in_subprocess("nuntiq", db_path=str(db))
+        services.add("nuntiq", server)
+    return server.url, issue_token(server.url, customer)
+
+
+def _print_report(report: RunReport, out: Any) -> None:
+    print("", file=out)
+    print("=== summary ===", file=out)
+    print(f"connector     : {report.connector}", file=out)
+    print(f"status        : {'ok' if report.ok else 'FAILED'} ({report.seconds:.2f}s)", file=out)
+    if report.ok:
+        print(f"result        : {json.dumps(report.result, default=str)}", file=out)
+    else:
+        print(f"error         : {report.error}", file=out)
+    print(f"rows written  : {report.rows_text()}", file=out)
+    if not report.streams:
+        print("delta state   : (connector used no delta_run)", file=out)
+    for s in report.streams:
+        print(
+            f"delta state   : {s.connector_name}/{s.stream}: cursor {s.cursor_before or '(none)'} -> "
+            f"{s.cursor_after or '(none)'} [run {s.status or '?'}, {s.records_processed} records]",
+            file=out,
+        )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        module = load_connector(args.connector)
+        settings = read_settings(args.settings)
+        params = parse_params(args.param or [])
+        options = _parse_service_options(args.service_options or [])
+    except (ConnectorLoadError, SettingsError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    with Services(options=options) as services:
+        try:
+            api_url, token = _nuntiq(args, services, settings["customer_number"])
+            settings["config"] = resolve_sandbox_refs(settings["config"], services)
+        except (ValueError, RuntimeError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        for name, server in services.running.items():
+            print(f"sandbox {name}: {server.url}", file=sys.stderr)
+        report = run_connector(
+            module,
+            settings,
+            api_url=api_url,
+            job_token=token,
+            params=params,
+            log_stream=sys.stderr,
+            log_format=args.log_format,
+        )
+    if not report.ok and args.traceback and report.error_trace:
+        print(report.error_trace, file=sys.stderr)
+    _print_report(report, sys.stdout)
+    return 0 if report.ok else 1
+
+
+def _delta_api(args: argparse.Namespace, services: Services) -> ApiClient:
+    customer = args.customer
+    if args.settings:
+        customer = read_settings(args.settings)["customer_number"]
+    api_url, token = _nuntiq(args, services, customer)
+    return ApiClient(api_url, token, customer)
+
+
+def cmd_delta(args: argparse.Namespace) -> int:
+    with Services() as services:
+        try:
+            api = _delta_api(args, services)
+            if args.delta_command == "reset":
+                deleted = reset_delta_state(api, args.connector_name, args.stream)
+                print(
+                    f"{args.connector_name}/{args.stream}: "
+                    + ("cursor deleted; the next run bootstraps" if deleted else "no stored cursor")
+                )
+                return 0
+            if args.delta_command == "list":
+                for state in list_delta_states(api):
+                    print(f"{state['connector_name']}/{state['stream']}: {state['cursor']}")
+                return 0
+            state = get_delta_state(api, args.connector_name, args.stream)
+            print(f"{args.connector_name}/{args.stream}")
+            if state is None:
+                print("  cursor: (none)")
+            else:
+                print(f"  cursor: {state['cursor']} ({state['cursor_type']}, updated {state['updated_at']})")
+            runs = list_delta_runs(api, args.connector_name, args.stream, limit=args.limit)
+            if runs:
+                print("  recent runs (newest first):")
+            for run in runs:
+                line = (
+                    f"    {run['started_at']}  {run['status']:<9}  lower={run['lower_bound_cursor'] or '-'}"
+                    f"  new={run['new_cursor'] or '-'}  records={run['records_processed']}"
+                )
+                if run.get("error"):
+                    line += f"  error={run['error'][:120]}"
+                print(line)
+            return 0
+        except (ApiError, SettingsError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from sandbox.server import serve_in_subprocess
+
+    db = Path(args.db)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with Services() as services:
+        services.add("nuntiq", serve_in_subprocess("nuntiq", db_path=str(db)))
+        for name in SERVICES:
+            if name == "nuntiq":
+                continue
+            try:
+                services.get(name)
+            except Exception as exc:  # a service that is not built yet must not block the others
+                print(f"sandbox {name}: not started ({exc})", file=sys.stderr)
+        for name, server in services.running.items():
+            print(f"{name:<8} {server.url}")
+        token = issue_token(services.running["nuntiq"].url, args.customer)
+        print(f"nuntiq job token for customer {args.customer}: {token}")
+        print(f"nuntiq database: {db}")
+        print("Ctrl-C to stop.", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("stopping", file=sys.stderr)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from sandbox.demo import main as demo_main
+
+    return demo_main(verbose=args.verbose)
+
+
+def _add_api_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--api-url", help="Nuntiq customer API base URL (default: start the sandbox)")
+    parser.add_argument("--token", help="job token for --api-url")
+    parser.add_argument("--db", default=str(DEFAULT_DB), help="sandbox database file (default: %(default)s)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sandbox.cli", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a connector once")
+    run.add_argument("connector", help="module name under connectors/ or a path to a .py file")
+    run.add_argument("--settings", required=True, help="settings.json")
+    run.add_argument("--param", action="append", metavar="KEY=VALUE", help="job param (repeatable)")
+    run.add_argument(
+        "--service-options",
+        action="append",
+        metavar="SERVICE=JSON",
+        help="create_app options for a sandbox service started for 'sandbox:<service>' config values",
+    )
+    run.add_argument("--log-format", choices=("human", "json"), default="human")
+    run.add_argument("--traceback", action="store_true", help="print the (redacted) traceback on failure")
+    _add_api_options(run)
+    run.set_defaults(func=cmd_run)
+
+    delta = sub.add_parser("delta", help="show or reset delta state")
+    delta_sub = delta.add_subparsers(dest="delta_command", required=True)
+    for name, text in (
+        ("show", "show a stream's cursor and recent runs"),
+        ("reset", "delete a stream's cursor"),
+    ):
+        p = delta_sub.add_parser(name, help=text)
+        p.add_argument("connector_name")
+        p.add_argument("stream")
+        p.add_argument("--limit", type=int, default=10, help="runs to show")
+    delta_sub.add_parser("list", help="list every stored cursor of the customer")
+    for p in delta_sub.choices.values():
+        p.add_argument("--settings", help="settings.json (for the customer number)")
+        p.add_argument("--customer", default=DEFAULT_CUSTOMER, help="customer number (default: %(default)s)")
+        _add_api_options(p)
+    delta.set_defaults(func=cmd_delta)
+
+    sandbox = sub.add_parser("sandbox", help="start the sandbox services and wait for Ctrl-C")
+    sandbox.add_argument("--customer", default=DEFAULT_CUSTOMER)
+    sandbox.add_argument("--db", default=str(DEFAULT_DB))
+    sandbox.set_defaults(func=cmd_sandbox)
+
+    demo = sub.add_parser("demo", help="run the shipped connectors twice against a fresh sandbox")
+    demo.add_argument("--verbose", action="store_true", help="show the connectors' log lines")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

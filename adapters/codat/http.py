@@ -3,9 +3,9 @@
 codat-files 0.3.0 has three transport-level problems this wrapper hides:
 
 * ``download_files`` sends with ``stream=True`` and, on an error status, reads
-  ``response.text`` without reading the body first, so every 4xx/5xx surfaces as
-  ``httpx.ResponseNotRead`` instead of a typed error. :meth:`CodatHttpClient.send` reads the
-  body of every non-2xx streamed response before the SDK sees it.
+  ``response.text`` without reading the body first, so every 4xx/5xx (and any 2xx that
+  is not ``application/octet-stream``) surfaces as ``httpx.ResponseNotRead`` instead of a
+  typed error. :meth:`CodatHttpClient.send` reads such bodies before the SDK sees them.
 * ``upload_files`` names the multipart part ``fileName`` (Codat expects ``file``) and can
   carry only one file. :meth:`CodatHttpClient.build_request` renames the part and, inside
   :func:`upload_parts`, replaces it with the whole batch so one request carries up to 20 files.
@@ -30,6 +30,9 @@ import httpx
 UPLOAD_PART = "file"
 #: name the SDK 0.3.0 gives the part instead
 SDK_UPLOAD_PART = "fileName"
+
+OCTET_STREAM = "application/octet-stream"
+ZIP_TYPES = frozenset({"application/zip", "application/x-zip-compressed", "application/x-zip"})
 
 UploadPart = tuple[str, IO[bytes] | bytes, str]  # (file name, content, media type)
 
@@ -106,13 +109,20 @@ class CodatHttpClient:
         follow_redirects: Any = httpx.USE_CLIENT_DEFAULT,
     ) -> httpx.Response:
         response = self.inner.send(request, stream=stream, auth=auth, follow_redirects=follow_redirects)
-        if stream and self.read_error_bodies and not response.is_success:
-            # Error bodies are small JSON documents; reading them lets the SDK build its
-            # typed error instead of failing with ResponseNotRead. read() also closes the stream.
-            try:
-                response.read()
-            finally:
-                response.close()
+        if stream and self.read_error_bodies:
+            media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            if response.is_success and media in ZIP_TYPES:
+                # A zip labelled as such is still the archive; the SDK only accepts octet-stream.
+                response.headers["content-type"] = OCTET_STREAM
+            elif not response.is_success or media != OCTET_STREAM:
+                # Error bodies (and unexpected 2xx bodies: HTML pages, JSON) are small;
+                # reading them lets the SDK build its typed error instead of failing with
+                # ResponseNotRead. A body cut short raises a transport error here, which
+                # is retryable. read() also closes the stream.
+                try:
+                    response.read()
+                finally:
+                    response.close()
         _last_response.set(response)
         return response
 

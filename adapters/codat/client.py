@@ -137,12 +137,14 @@ class CodatFilesClient:
         """One multipart request carrying ``parts`` (the caller enforces Codat's limits)."""
         if not parts:
             return
-        first_name, first_content, first_type = parts[0]
+        first_name, _, first_type = parts[0]
+        # The SDK models one file per call (and rejects BytesIO content); CodatHttpClient
+        # replaces this placeholder part with the whole batch while upload_parts() is active.
         request = operations.UploadFilesRequest(
             company_id=company_id,
             connection_id=connection_id,
             file_upload=shared.FileUpload(
-                file=shared.CodatFile(content=first_content, file_name=first_name, content_type=first_type)
+                file=shared.CodatFile(content=b"", file_name=first_name, content_type=first_type)
             ),
         )
 

@@ -1,0 +1,1 @@
+"""A local CloudBlue Connect API (``/public/v1``) for tests, the demo and benchmarks."""

@@ -1,0 +1,343 @@
+"""In-memory Connect collections queried with real RQL (``py_rql``).
+
+Each collection keeps its records by id, a *filter view* per record (only the
+filterable fields, timestamps already parsed, so comparisons are datetime
+comparisons as on the real service), and sorted indexes on its orderable time
+fields. A query ordered by an indexed field starts from the filter's lower bound on
+that field (found in the parsed RQL tree) instead of scanning the whole collection:
+keyset paging through 100,000 records stays fast.
+
+Filters and lookups not declared for the endpoint in the spec-derived capability
+table are rejected with 400, like Connect does, so the adapter cannot rely on
+something the real API would refuse.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote
+
+import py_rql
+from dateutil.parser import isoparse
+from lark import Token, Tree
+from py_rql.constants import FilterTypes
+from py_rql.exceptions import RQLFilterError
+from py_rql.filter_cls import FilterClass
+
+_TYPES = {
+    "datetime": FilterTypes.DATETIME,
+    "integer": FilterTypes.INT,
+    "number": FilterTypes.DECIMAL,
+    "boolean": FilterTypes.BOOLEAN,
+    "string": FilterTypes.STRING,
+}
+_RESERVED = re.compile(r"^(limit|offset|search|order_by)=(.*)$", re.S)
+_SIGNED = re.compile(r"^(ordering|select)\((.*)\)$", re.S)
+EXACT_COUNT_LIMIT = 2_000
+
+
+class QueryError(ValueError):
+    """A request the real service would answer with 400; the message goes into ``errors``."""
+
+
+@dataclass
+class ParsedQuery:
+    filter_text: str = ""
+    ordering: list[str] = field(default_factory=list)
+    select: list[str] = field(default_factory=list)
+    limit: int | None = None
+    offset: int = 0
+    search: str | None = None
+
+
+def parse_query_string(raw: str) -> ParsedQuery:
+    """Split the raw query string the way the Connect client writes it.
+
+    ``select(..)&<rql>&ordering(..)&limit=N&offset=M``: parts are percent-decoded
+    (``+`` is kept: it is legal inside RQL values), reserved parameters are taken out,
+    and the remaining parts are the filter, combined with ``and``.
+    """
+    result = ParsedQuery()
+    filters: list[str] = []
+    for part in raw.split("&") if raw else []:
+        if not part:
+            continue
+        text = unquote(part)
+        reserved = _RESERVED.match(text)
+        if reserved:
+            name, value = reserved.group(1), reserved.group(2)
+            try:
+                if name == "limit":
+                    result.limit = int(value)
+                elif name == "offset":
+                    result.offset = int(value)
+                elif name == "search":
+                    result.search = value
+                else:
+                    result.ordering.extend(v for v in value.split(",") if v)
+            except ValueError:
+                raise QueryError(f"{name} must be an integer, got {value!r}") from None
+            continue
+        signed = _SIGNED.match(text)
+        if signed:
+            try:
+                py_rql.parse(text)
+            except RQLFilterError:
+                raise QueryError(f"RQL parsing error in {text!r}") from None
+            fields = [f.strip() for f in signed.group(2).split(",") if f.strip()]
+            (result.ordering if signed.group(1) == "ordering" else result.select).extend(fields)
+            continue
+        filters.append(text)
+    if len(filters) == 1:
+        result.filter_text = filters[0]
+    elif filters:
+        result.filter_text = f"and({','.join(filters)})"
+    if (result.limit is not None and result.limit < 0) or result.offset < 0:
+        raise QueryError("limit and offset must not be negative")
+    return result
+
+
+def get_path(obj: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(part)
+    return obj
+
+
+def _set_path(obj: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        obj = obj.setdefault(part, {})
+    obj[parts[-1]] = value
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return isoparse(value)
+    except ValueError:
+        return None
+
+
+def _make_filter_class(capabilities: dict[str, Any]) -> FilterClass:
+    decls = []
+    for name, lookups in capabilities.get("filters", {}).items():
+        if "__" in name:
+            continue  # legacy double-underscore aliases: the dotted form is declared too
+        ftype = _TYPES.get(capabilities.get("types", {}).get(name, "string"), FilterTypes.STRING)
+        allowed = FilterClass.default_filter_lookups_for_type(ftype)
+        decls.append({"filter": name, "type": ftype, "lookups": set(lookups) & allowed})
+    cls = type("ConnectEndpointFilter", (FilterClass,), {"FILTERS": decls})
+    instance: FilterClass = cls()
+    return instance
+
+
+class _Index:
+    """Sorted ``(value, id)`` pairs for one time field; ``None`` values are not indexed."""
+
+    def __init__(self) -> None:
+        self.keys: list[tuple[datetime, str]] = []
+
+    def add(self, value: datetime | None, key: str) -> None:
+        if value is not None:
+            bisect.insort(self.keys, (value, key))
+
+    def remove(self, value: datetime | None, key: str) -> None:
+        if value is None:
+            return
+        i = bisect.bisect_left(self.keys, (value, key))
+        if i < len(self.keys) and self.keys[i] == (value, key):
+            del self.keys[i]
+
+    def from_bound(self, bound: datetime | None) -> tuple[int, int]:
+        start = 0 if bound is None else bisect.bisect_left(self.keys, (bound, ""))
+        return start, len(self.keys)
+
+
+class Collection:
+    """One list endpoint's records plus what is needed to query them quickly."""
+
+    def __init__(self, name: str, capabilities: dict[str, Any]) -> None:
+        self.name = name
+        self.capabilities = capabilities
+        self.filter_cls = _make_filter_class(capabilities)
+        self.filter_fields = {
+            f: capabilities.get("types", {}).get(f, "string")
+            for f in capabilities.get("filters", {})
+            if "__" not in f
+        }
+        self.time_fields = [f for f, t in self.filter_fields.items() if t == "datetime"]
+        self.orderable = set(capabilities.get("orderable", []))
+        self.records: dict[str, dict[str, Any]] = {}
+        self.views: dict[str, dict[str, Any]] = {}
+        self.indexes: dict[str, _Index] = {f: _Index() for f in self.time_fields if f in self.orderable}
+
+    def _view(self, record: dict[str, Any]) -> dict[str, Any]:
+        view: dict[str, Any] = {}
+        for name, ftype in self.filter_fields.items():
+            value = get_path(record, name)
+            if isinstance(value, dict | list):
+                continue  # object-valued filters (e.g. ``events``) are not comparable here
+            if ftype == "datetime":
+                value = _parse_time(value)
+            if value is not None:
+                _set_path(view, name, value)
+        return view
+
+    def put(self, record: dict[str, Any]) -> None:
+        key = record["id"]
+        old = self.views.get(key)
+        view = self._view(record)
+        for name, index in self.indexes.items():
+            before = get_path(old, name) if old is not None else None
+            after = get_path(view, name)
+            if old is None or before != after:
+                if old is not None:
+                    index.remove(before, key)
+                index.add(after, key)
+        self.records[key] = record
+        self.views[key] = view
+
+    def put_many(self, records: Iterable[dict[str, Any]]) -> None:
+        for name in self.indexes:
+            self.indexes[name] = _Index()
+        for record in records:
+            self.records[record["id"]] = record
+            self.views[record["id"]] = self._view(record)
+        for name, index in self.indexes.items():
+            index.keys = sorted(
+                (v, k) for k, view in self.views.items() if (v := get_path(view, name)) is not None
+            )
+
+    # -- querying ---------------------------------------------------------------------
+
+    def _compile(self, text: str) -> Callable[[dict[str, Any]], bool]:
+        if not text:
+            return lambda view: True
+        try:
+            func = self.filter_cls.transform_query(text)
+        except KeyError as exc:
+            raise QueryError(f"filter {exc.args[0]!r} is not supported on {self.name}") from None
+        except RQLFilterError as exc:
+            detail = (exc.details or {}).get("error") if isinstance(exc.details, dict) else None
+            raise QueryError(f"{exc}: {detail or text}") from None
+        except (ValueError, TypeError) as exc:
+            raise QueryError(f"RQL value error: {exc}") from None
+
+        def matches(view: dict[str, Any]) -> bool:
+            try:
+                return bool(func(view))
+            except TypeError:  # comparing a missing value with a datetime
+                return False
+
+        return matches
+
+    def _candidates(self, text: str, ordering: list[str]) -> tuple[list[str], bool]:
+        """Ids to test, in result order, and whether they are already sorted."""
+        if ordering and not ordering[0].startswith("-") and len(ordering) == 1:
+            field = ordering[0].lstrip("+")
+            index = self.indexes.get(field)
+            if index is not None:
+                bound = lower_bound(text, field) if text else None
+                start, end = index.from_bound(bound)
+                keys = index.keys
+                return [keys[i][1] for i in range(start, end)], True
+        return list(self.records), False
+
+    def query(self, parsed: ParsedQuery, *, limit: int) -> tuple[list[dict[str, Any]], int]:
+        """(page of records, total matching) for a parsed request."""
+        for name in parsed.ordering:
+            if name.lstrip("+-") not in self.orderable:
+                raise QueryError(f"ordering by {name.lstrip('+-')!r} is not supported on {self.name}")
+        matches = self._compile(parsed.filter_text)
+        candidates, ordered = self._candidates(parsed.filter_text, parsed.ordering)
+        views = self.views
+        if not ordered:
+            hits = [k for k in candidates if matches(views[k])]
+            if parsed.ordering:
+                hits = self._sort(hits, parsed.ordering)
+            page = hits[parsed.offset : parsed.offset + limit]
+            return [self.records[k] for k in page], len(hits)
+        wanted = parsed.offset + limit
+        hits = []
+        position = 0
+        while position < len(candidates) and len(hits) < wanted:
+            key = candidates[position]
+            position += 1
+            if matches(views[key]):
+                hits.append(key)
+        total = len(hits)
+        remaining = candidates[position:]
+        if len(remaining) <= EXACT_COUNT_LIMIT:
+            total += sum(1 for key in remaining if matches(views[key]))
+        else:
+            total += len(remaining)  # an upper bound; clients stop at an empty page
+        page = hits[parsed.offset : parsed.offset + limit]
+        return [self.records[k] for k in page], total
+
+    def _sort(self, keys: list[str], ordering: list[str]) -> list[str]:
+        for name in reversed(ordering):
+            desc = name.startswith("-")
+            field = name.lstrip("+-")
+
+            def sort_key(k: str, field: str = field) -> tuple[int, Any]:
+                value = get_path(self.views[k], field)
+                if value is None:
+                    value = get_path(self.records[k], field)
+                return (0, "") if value is None else (1, value)
+
+            keys = sorted(keys, key=sort_key, reverse=desc)
+        return keys
+
+
+def _value(node: Any) -> str:
+    while isinstance(node, Tree):
+        node = node.children[0]
+    return str(node.value) if isinstance(node, Token) else str(node)
+
+
+def lower_bound(text: str, field: str) -> datetime | None:
+    """The smallest ``field`` value the filter can match (None = unbounded), from its tree.
+
+    Only used to skip index entries that cannot match; the full filter still decides.
+    """
+    try:
+        tree = py_rql.parse(text)
+    except RQLFilterError:
+        return None
+    return _bound(tree, field)
+
+
+def _bound(node: Any, field: str) -> datetime | None:
+    if not isinstance(node, Tree):
+        return None
+    kind = node.data
+    if kind in ("start", "term", "expr_term", "logical"):
+        return _bound(node.children[0], field) if node.children else None
+    if kind == "comp":
+        args = node.children
+        if len(args) == 3 and isinstance(args[0], Tree) and args[0].data == "comp_term":
+            op, prop, value = _value(args[0]), _value(args[1]), _value(args[2])
+        elif len(args) == 2:
+            op, prop, value = "eq", _value(args[0]), _value(args[1])
+        else:
+            op, prop, value = _value(args[1]), _value(args[0]), _value(args[2])
+        if prop == field and op in ("eq", "ge", "gt"):
+            return _parse_time(value.strip("'\""))
+        return None
+    if kind == "and_op":
+        bounds = [b for child in node.children if (b := _bound(child, field)) is not None]
+        return max(bounds) if bounds else None
+    if kind == "or_op":
+        bounds = [_bound(child, field) for child in node.children]
+        if bounds and all(b is not None for b in bounds):
+            return min(b for b in bounds if b is not None)
+        return None
+    return None

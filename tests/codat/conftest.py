@@ -108,36 +108,82 @@ def admin_json(server: RunningServer, method: str, path: str, **kwargs: Any) -> 
 
 
 # -- VCR (pytest-recording) --------------------------------------------------------------
+#
+# Cassettes under fixtures/cassettes/codat are replayed by default (record mode "none":
+# an unmatched request is an error, never a live call). To re-record:
+#   against the sandbox:  pytest tests/codat/test_codat_cassettes.py --record-mode=all
+#   against Codat itself: CODAT_API_KEY=... CODAT_COMPANY_ID=... CODAT_CONNECTION_ID=... pytest ...
+# Company and connection ids are normalised when matching, so cassettes recorded against
+# any company replay with the sandbox's ids.
 
 #: the real key, only when re-recording against Codat itself
 LIVE_KEY = os.environ.get("CODAT_API_KEY")
+#: secrets that must never reach a cassette
+SECRET_VALUES = [v for v in (LIVE_KEY, API_KEY) if v]
+
+
+def _secret_forms() -> list[bytes]:
+    import base64
+
+    forms: list[bytes] = []
+    for value in SECRET_VALUES:
+        forms += [value.encode(), base64.b64encode(value.encode())]
+    return forms
+
+
+def _scrub(data: bytes) -> bytes:
+    for form in _secret_forms():
+        data = data.replace(form, b"<redacted>")
+    return data
 
 
 def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     body = response.get("body", {}).get("string")
-    if isinstance(body, bytes) and LIVE_KEY and LIVE_KEY.encode() in body:
-        response["body"]["string"] = body.replace(LIVE_KEY.encode(), b"<CODAT_API_KEY>")
-    for header in ("Set-Cookie", "set-cookie"):
-        response.get("headers", {}).pop(header, None)
+    if isinstance(body, bytes):
+        response["body"]["string"] = _scrub(body)
+    headers = response.get("headers", {})
+    for header in list(headers):
+        if header.lower() in ("set-cookie", "authorization"):
+            headers.pop(header)
     return response
 
 
 def _scrub_request(request: Any) -> Any:
-    if LIVE_KEY and request.body and isinstance(request.body, bytes) and LIVE_KEY.encode() in request.body:
-        request.body = request.body.replace(LIVE_KEY.encode(), b"<CODAT_API_KEY>")
+    if isinstance(request.body, bytes):
+        request.body = _scrub(request.body)
     return request
 
 
+_ID_AFTER = ("companies", "connections")
+
+
+def _normalised_path(path: str) -> str:
+    parts = path.split("/")
+    for i in range(1, len(parts)):
+        if parts[i - 1] in _ID_AFTER:
+            parts[i] = "{id}"
+    return "/".join(parts)
+
+
+def _codat_path(r1: Any, r2: Any) -> None:
+    assert _normalised_path(r1.path) == _normalised_path(r2.path), f"{r1.path} != {r2.path}"
+
+
+def pytest_recording_configure(config: Any, vcr: Any) -> None:
+    vcr.register_matcher("codat_path", _codat_path)
+
+
 @pytest.fixture(scope="module")
-def vcr_config() -> dict[str, Any]:
+def vcr_config(request: pytest.FixtureRequest) -> dict[str, Any]:
+    # replay-only ("none") unless --record-mode is given or a real key is supplied
+    cli_mode = request.config.getoption("--record-mode")
     return {
-        # replay-only unless a real key is supplied for re-recording
-        "record_mode": "once" if LIVE_KEY else "none",
+        "record_mode": cli_mode or ("all" if LIVE_KEY else "none"),
         "filter_headers": [("authorization", "<redacted>"), ("cookie", None)],
         "before_record_request": _scrub_request,
         "before_record_response": _scrub_response,
-        # order-insensitive query matching; the host differs between recordings (ephemeral port)
-        "match_on": ["method", "path", "query"],
+        # host/port differ between recordings (ephemeral sandbox port); query order is ignored
+        "match_on": ["method", "codat_path", "query"],
         "decode_compressed_response": True,
     }
 

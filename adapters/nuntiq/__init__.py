@@ -5,5 +5,6 @@ framework's ``ApiError`` is recognised by its documented attributes, not its typ
 """
 
 from adapters.nuntiq.classifier import classify_nuntiq_error
+from adapters.nuntiq.documents import NuntiqDocumentSource
 
-__all__ = ["classify_nuntiq_error"]
+__all__ = ["NuntiqDocumentSource", "classify_nuntiq_error"]

@@ -1,0 +1,146 @@
+"""Nuntiq source documents as a source: every file of every document created since a cursor.
+
+Used in the push direction (Nuntiq -> Codat): the Codat push connector syncs this source
+into its uploader. The cursor is the document's ``created_at``; the list endpoint orders
+by ``(created_at, id)`` and filters ``created_after`` *exclusively*, so the source asks
+for one microsecond before the bound to keep the protocol's inclusive lower bound, and
+pages by keyset (re-query after the last ``created_at`` seen) rather than by offset, so
+documents created while it pages are neither skipped nor repeated.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timedelta
+from typing import IO, Any, TypeVar
+
+from adapters.cursor import format_cursor, parse_timestamp
+from adapters.failures import Classifier
+from adapters.nuntiq.classifier import classify_nuntiq_error
+from adapters.protocol import Ordering
+from adapters.records import DocumentItem
+from adapters.retry import Retrier, RetryPolicy
+from adapters.runtime import ApiLike, ContextLike
+
+__all__ = ["NuntiqDocumentSource"]
+
+PATH = "/v1/source-documents"
+_TICK = timedelta(microseconds=1)
+
+T = TypeVar("T")
+
+
+class NuntiqDocumentSource:
+    """Yields one :class:`DocumentItem` per file, key ``"<document id>/<file name>"``.
+
+    ``document_type`` restricts the listing; ``retrier`` (Nuntiq-classified) retries the
+    list and download calls. ``open()`` downloads through ``download_attachment``, which
+    the framework defines as returning the whole file as bytes.
+    """
+
+    def __init__(
+        self,
+        api: ApiLike,
+        *,
+        name: str = "source_documents",
+        retrier: Retrier | None = None,
+        page_size: int = 100,
+        document_type: str | None = None,
+    ) -> None:
+        if not 1 <= page_size <= 1000:
+            raise ValueError(f"page_size must be 1..1000, got {page_size}")
+        self.api = api
+        self._name = name
+        self.retrier = retrier
+        self.page_size = page_size
+        self.document_type = document_type
+
+    @classmethod
+    def for_context(
+        cls, context: ContextLike, *, policy: RetryPolicy | None = None, **options: Any
+    ) -> NuntiqDocumentSource:
+        retrier = Retrier(classify_nuntiq_error, source="nuntiq", logger=context.logger, policy=policy)
+        return cls(context.api, retrier=retrier, **options)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def ordering(self) -> Ordering:
+        return Ordering.CURSOR_ORDERED
+
+    @property
+    def classifier(self) -> Classifier:
+        return classify_nuntiq_error
+
+    def fetch_since(self, cursor: datetime | None) -> Iterator[DocumentItem]:
+        after = format_cursor(cursor - _TICK) if cursor is not None else None
+        seen: set[str] = set()  # ids already yielded at the current keyset boundary
+        page = 1
+        while True:
+            documents = self._list(after, page)
+            for document in documents:
+                doc_id = str(document["id"])
+                if doc_id in seen:
+                    continue
+                yield from self._items(document)
+            if len(documents) < self.page_size:
+                return
+            last = documents[-1]["created_at"]
+            boundary = format_cursor(parse_timestamp(last) - _TICK)
+            tied = {str(d["id"]) for d in documents if d["created_at"] == last}
+            if boundary == after:
+                # a whole page shares one created_at: step through that group by page
+                seen |= tied
+                page += 1
+            else:
+                after, seen, page = boundary, tied, 1
+
+    def _list(self, after: str | None, page: int) -> list[Mapping[str, Any]]:
+        params: dict[str, Any] = {"page": page, "limit": self.page_size}
+        if after is not None:
+            params["created_after"] = after
+        if self.document_type is not None:
+            params["document_type"] = self.document_type
+        body = self._call(_bind(self.api.get, PATH, params), step="list_source_documents")
+        items = body.get("items", []) if isinstance(body, Mapping) else []
+        return [i for i in items if isinstance(i, Mapping)]
+
+    def _items(self, document: Mapping[str, Any]) -> Iterator[DocumentItem]:
+        doc_id = str(document["id"])
+        created = parse_timestamp(str(document["created_at"]))
+        meta = {
+            "document_id": doc_id,
+            "document_type": document.get("document_type"),
+            "external_reference": document.get("external_reference"),
+            "properties": dict(document.get("properties") or {}),
+        }
+        for file in document.get("files") or []:
+            token = str(file["attachment_token"])
+            yield DocumentItem(
+                key=f"{doc_id}/{file['file_name']}",
+                cursor=created,
+                name=str(file["file_name"]),
+                media_type=str(file.get("media_type") or "application/octet-stream"),
+                open=self._opener(token),
+                size=file.get("size"),
+                sha256=file.get("sha256"),
+                metadata=meta,
+                stream=self._name,
+            )
+
+    def _opener(self, token: str) -> Callable[[], IO[bytes]]:
+        def open_attachment() -> IO[bytes]:
+            data = self._call(lambda: self.api.download_attachment(token), step="download_attachment")
+            return io.BytesIO(data)
+
+        return open_attachment
+
+    def _call(self, fn: Callable[[], T], *, step: str) -> T:
+        return self.retrier.call(fn, step=step) if self.retrier is not None else fn()
+
+
+def _bind(get: Callable[..., Any], path: str, params: Mapping[str, Any]) -> Callable[[], Any]:
+    return lambda: get(path, params=params)

@@ -1,0 +1,74 @@
+"""Child process for the crash test: sync N synthetic documents through DocumentSink.
+
+Usage: python core_crash_child.py URL CUSTOMER TOKEN COUNT
+
+The parent SIGKILLs this process at arbitrary points and starts it again; the ledger in
+the sandbox's custom data must make the uploads exactly-once regardless.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from adapters.protocol import Ordering
+from adapters.records import DocumentItem
+from adapters.retry import RetryPolicy
+from adapters.sinks import DocumentSink
+from adapters.sync import sync
+from sandbox.testing import nuntiq_context
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def content(i: int) -> bytes:
+    return (f"synthetic document {i}\n" * 200).encode()
+
+
+class SyntheticDocuments:
+    name = "crash_docs"
+    ordering = Ordering.CURSOR_ORDERED
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+    @staticmethod
+    def classifier(exc: BaseException) -> None:
+        return None
+
+    def fetch_since(self, cursor: datetime | None) -> Iterator[DocumentItem]:
+        for i in range(self.count):
+            when = T0 + timedelta(minutes=i)
+            if cursor is not None and when < cursor:
+                continue
+            data = content(i)
+            yield DocumentItem(
+                key=f"doc-{i:03d}",
+                cursor=when,
+                name=f"doc-{i:03d}.txt",
+                media_type="text/plain",
+                open=lambda data=data: io.BytesIO(data),
+            )
+
+
+def main(argv: list[str]) -> Any:
+    url, customer, token, count = argv[0], argv[1], argv[2], int(argv[3])
+    context = nuntiq_context(url, customer, {"config": {}}, job_token=token, keep_log_records=False)
+    sink = DocumentSink.for_context(
+        context,
+        namespace="crash/docs",
+        settle=0.3,
+        policy=RetryPolicy(initial_wait=0.01, max_wait=0.1, max_total=5),
+    )
+    summary = sync(
+        context, SyntheticDocuments(count), sink, connector_name="crash", flush_every=5, lookback_days=None
+    )
+    print(f"DONE uploaded={sink.uploaded} reconciled={sink.reconciled} skipped={sink.skipped}", flush=True)
+    return summary
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

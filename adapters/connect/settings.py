@@ -10,6 +10,7 @@ as a ``SecretStr`` so it never shows up in a repr, a log line or an exception.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from connect.client import ConnectClient
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -25,7 +26,8 @@ __all__ = [
     "settings_from_context",
 ]
 
-DEFAULT_ENDPOINT = "https://api.connect.cloudblue.com/public/v1"
+API_PATH = "/public/v1"
+DEFAULT_ENDPOINT = f"https://api.connect.cloudblue.com{API_PATH}"
 
 #: config key naming the secret that holds the API key (the auth hint refers to it)
 API_KEY_SECRET_SETTING = "connect_api_key_secret"
@@ -54,6 +56,8 @@ class ConnectSettings(BaseModel):
         value = value.strip().rstrip("/")
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"connect_endpoint must be an http(s) URL, got {value!r}")
+        if not urlsplit(value).path:
+            value += API_PATH  # a bare host (e.g. a local sandbox URL) means its public API
         return value
 
 

@@ -1,0 +1,99 @@
+"""Pull the vendors seen on CloudBlue Connect listings into Nuntiq as suppliers.
+
+Listings are read incrementally (keyset paged by ``updated``); every vendor seen on a
+changed listing is enriched from ``/partners/{id}`` (looked up once per run) and
+upserted as a supplier: number = vendor account id (``VA-...``), name, active flag and,
+when the partner states a headquarters address, a ``MAIN`` location with it.
+
+settings.json: ``config.connector_name``, ``config.connect_endpoint`` (``sandbox:connect``
+is replaced with the local sandbox by the CLI), optional ``config.connect_api_key_secret``
+(default ``connect_api_key``), ``config.connect_page_size``; ``secrets.<that name>`` holds
+the API key. Job params: ``since_override``, ``until_override``, ``lookback_days``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from adapters.connect import ListingsSource, PartnerDirectory, client_from_context, settings_from_context
+from adapters.records import RecordItem
+from adapters.sinks import LoadSink
+from adapters.sync import sync
+from lib.objects.supplier import SupplierLoad
+
+STREAM = "listings_vendors"
+_COUNTRY = re.compile(r"^[A-Za-z]{2}$")
+
+
+def split_headquarters(text: str) -> dict[str, str] | None:
+    """``"12 Main Street, Berlin, DE"`` -> street/city/country_code; None when empty.
+
+    Connect keeps the headquarters as one free-text line; only a trailing two-letter
+    part is taken as a country code, anything else stays in street/city.
+    """
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        return None
+    address: dict[str, str] = {}
+    if len(parts) > 1 and _COUNTRY.match(parts[-1]):
+        address["country_code"] = parts.pop().upper()
+    address["street"] = parts[0][:255]
+    if len(parts) > 1:
+        address["city"] = ", ".join(parts[1:])[:120]
+    return address
+
+
+class VendorMapper:
+    """Maps a listing to its vendor's supplier, once per vendor per run."""
+
+    def __init__(self, partners: PartnerDirectory) -> None:
+        self.partners = partners
+        self.seen: set[str] = set()
+
+    def __call__(self, item: RecordItem, load: Any) -> Any:
+        vendor = item.as_mapping().get("vendor") or {}
+        vendor_id = vendor.get("id")
+        if not vendor_id:
+            raise ValueError(f"listing {item.key!r} has no vendor.id")
+        if vendor_id in self.seen:
+            return None
+        partner = self.partners.get(vendor_id) or {}
+        supplier = load.new()
+        supplier.supplier_number = vendor_id
+        supplier.supplier_name = partner.get("name") or vendor.get("name") or vendor_id
+        supplier.is_active = partner.get("status", "active") == "active"
+        address = split_headquarters(str(partner.get("headquarters") or ""))
+        if address:
+            location = supplier.new_location()
+            location.location_code = "MAIN"
+            location.location_name = "Headquarters"
+            location.is_active = True
+            entry = location.new_address()
+            for name, value in address.items():
+                setattr(entry, name, value)
+        self.seen.add(vendor_id)
+        return supplier
+
+
+def run(context: Any) -> dict[str, Any]:
+    connector_name = context.get_config("connector_name")
+    if not connector_name:
+        raise ValueError("config.connector_name is required")
+    settings = settings_from_context(context)
+    client = client_from_context(context, settings)
+    source = ListingsSource(
+        client, logger=context.logger, page_size=settings.page_size, max_tie_ids=settings.max_tie_ids
+    )
+    partners = PartnerDirectory(client, logger=context.logger)
+    mapper = VendorMapper(partners)
+    sink = LoadSink(SupplierLoad(context), mapper, name="suppliers")
+    summary = sync(context, source, sink, connector_name=connector_name, stream=STREAM)
+    context.logger.info(
+        f"{len(mapper.seen)} vendors from Connect listings, {partners.requests_made} partner lookups",
+        step="done",
+        detail={"vendors": len(mapper.seen), "partner_lookups": partners.requests_made},
+    )
+    result = summary.as_dict()
+    result.update({"connector_name": connector_name, "vendors": len(mapper.seen)})
+    return result

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from lib.context import read_settings
+from sandbox.connect import demo_hooks as connect_demo
 from sandbox.runner import REPO_ROOT, RunReport, Services, issue_token, resolve_sandbox_refs, run_connector
 from sandbox.server import serve_in_thread
 
@@ -86,6 +87,16 @@ DEMO_CONNECTORS: list[DemoConnector] = [
         settings="fixtures/settings/sample_pull_suppliers.json",
         prepare=_seed_sample_suppliers,
         between_runs=_touch_sample_suppliers,
+    ),
+    DemoConnector(
+        name="connect_pull_suppliers",
+        settings="fixtures/settings/connect_pull_suppliers.json",
+        between_runs=connect_demo.touch_listings,
+    ),
+    DemoConnector(
+        name="connect_pull_billing_documents",
+        settings="fixtures/settings/connect_pull_billing_documents.json",
+        between_runs=connect_demo.add_billing_batches,
     ),
 ]
 

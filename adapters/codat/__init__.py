@@ -1,0 +1,60 @@
+"""Codat Files adapter: list / download / upload through the ``codat-files`` SDK (0.3.x).
+
+Public surface:
+
+* :class:`CodatSettings` (+ :class:`ArchiveLimits`): the ``config.codat`` block;
+* :func:`client_from_context` / :func:`build_sdk` / :class:`CodatFilesClient`: the SDK with
+  its retries off and its defects worked round (:mod:`adapters.codat.http`);
+* :func:`classify` / :func:`make_classifier`: Codat failures -> failure classes;
+* :class:`CodatFilesSource` (:func:`files_source`): one company's files as documents;
+* :class:`CodatUploader`, :class:`CodatUploadSink` (:func:`upload_sink`): checked,
+  batched, exactly-once uploads to a connection;
+* :mod:`adapters.codat.archive`: safe zip reading; :mod:`adapters.codat.layout`: the
+  assumed archive layout.
+"""
+
+from adapters.codat.archive import ArchiveError, ArchiveLayoutError, SafeArchive, UnsafeArchiveError
+from adapters.codat.client import NO_SDK_RETRIES, CodatFilesClient, build_sdk
+from adapters.codat.errors import classify, make_classifier
+from adapters.codat.factory import (
+    CodatConfigError,
+    client_from_context,
+    codat_retrier,
+    files_source,
+    settings_from_context,
+    upload_sink,
+)
+from adapters.codat.settings import ArchiveLimits, CodatSettings, auth_header
+from adapters.codat.sink import CodatUploadSink
+from adapters.codat.source import CodatFilesSource, CodatListError, document_key
+from adapters.codat.upload import CodatUploader, Rejection, UploadFile, UploadResult, check_upload
+
+__all__ = [
+    "NO_SDK_RETRIES",
+    "ArchiveError",
+    "ArchiveLayoutError",
+    "ArchiveLimits",
+    "CodatConfigError",
+    "CodatFilesClient",
+    "CodatFilesSource",
+    "CodatListError",
+    "CodatSettings",
+    "CodatUploadSink",
+    "CodatUploader",
+    "Rejection",
+    "SafeArchive",
+    "UnsafeArchiveError",
+    "UploadFile",
+    "UploadResult",
+    "auth_header",
+    "build_sdk",
+    "check_upload",
+    "classify",
+    "client_from_context",
+    "codat_retrier",
+    "document_key",
+    "files_source",
+    "make_classifier",
+    "settings_from_context",
+    "upload_sink",
+]

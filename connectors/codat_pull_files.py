@@ -1,0 +1,97 @@
+"""Pull the files uploaded to Codat by one or more companies into Nuntiq source documents.
+
+Per company, one delta stream (``files_<company id>``): list the company's files, keep
+those uploaded at or after the stream's cursor, download one archive per affected
+date, and upload each file as its own Nuntiq source document, exactly once (the
+document sink's delivery ledger survives crashes and reruns). A company that fails
+does not stop the others; the run fails at the end naming every failed company, and
+only the failed companies' cursors stay where they were.
+
+settings.json::
+
+    "secrets": {"codat_api_key": "..."},
+    "config": {
+      "connector_name": "codat_files_eu",
+      "codat": {
+        "server_url": "https://api.codat.io",      # or "sandbox:codat"
+        "company_ids": ["8a210b68-..."],
+        "local_timezone": "Europe/London",         # for zone-less upload times
+        "api_key_secret": "codat_api_key"          # optional, this is the default
+      }
+    }
+
+Job params: ``since_override``, ``until_override``, ``lookback_days`` (first run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from adapters.codat import client_from_context, files_source, settings_from_context
+from adapters.records import DocumentItem
+from adapters.sinks import DocumentSink
+from adapters.sync import sync
+
+DOCUMENT_TYPE = "codat_file"
+
+
+def stream_name(company_id: str) -> str:
+    return f"files_{company_id}"
+
+
+def upload_fields(item: DocumentItem) -> Mapping[str, Any]:
+    """Form fields stored with each document: where it came from (never secrets)."""
+    meta = item.metadata
+    return {
+        "source": "codat",
+        "document_type": DOCUMENT_TYPE,
+        "external_reference": item.key,
+        "company_id": str(meta.get("company_id") or ""),
+        "source_type": str(meta.get("source_type") or ""),
+        "uploaded": str(meta.get("uploaded") or ""),
+        "display_name": str(meta.get("display_name") or ""),
+    }
+
+
+def run(context: Any) -> dict[str, Any]:
+    connector_name = context.get_config("connector_name")
+    if not connector_name:
+        raise ValueError("config.connector_name is required")
+    settings = settings_from_context(context)
+    if not settings.company_ids:
+        raise ValueError("config.codat.company_ids must name at least one Codat company")
+    client = client_from_context(context, settings)
+    companies: dict[str, Any] = {}
+    failures: dict[str, str] = {}
+    try:
+        for company_id in settings.company_ids:
+            stream = stream_name(company_id)
+            try:
+                with files_source(context, client, company_id, stream=stream) as source:
+                    sink = DocumentSink.for_context(
+                        context, namespace=f"{connector_name}.{stream}", fields=upload_fields
+                    )
+                    summary = sync(context, source, sink, connector_name=connector_name, stream=stream)
+                companies[company_id] = {
+                    **summary.as_dict(),
+                    "uploaded": sink.uploaded,
+                    "reconciled": sink.reconciled,
+                }
+            except Exception as exc:
+                failures[company_id] = f"{type(exc).__name__}: {exc}"
+                context.logger.error(
+                    f"codat company {company_id}: sync failed: {exc}",
+                    step="codat_pull",
+                    detail={"company_id": company_id, "error": type(exc).__name__},
+                )
+                if len(settings.company_ids) == 1:
+                    raise
+    finally:
+        client.close()
+    if failures:
+        listed = "; ".join(f"{company}: {error}" for company, error in failures.items())
+        raise RuntimeError(
+            f"codat pull failed for {len(failures)} of {len(settings.company_ids)} companies: {listed}"
+        )
+    return {"connector_name": connector_name, "companies": companies}

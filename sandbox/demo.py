@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from lib.context import read_settings
+from sandbox.codat import demo_hooks as codat_demo
 from sandbox.connect import demo_hooks as connect_demo
 from sandbox.runner import REPO_ROOT, RunReport, Services, issue_token, resolve_sandbox_refs, run_connector
 from sandbox.server import serve_in_thread
@@ -97,6 +98,17 @@ DEMO_CONNECTORS: list[DemoConnector] = [
         name="connect_pull_billing_documents",
         settings="fixtures/settings/connect_pull_billing_documents.json",
         between_runs=connect_demo.add_billing_batches,
+    ),
+    DemoConnector(
+        name="codat_pull_files",
+        settings="fixtures/settings/codat_pull_files.json",
+        between_runs=codat_demo.add_codat_file,
+    ),
+    DemoConnector(
+        name="codat_push_documents",
+        settings="fixtures/settings/codat_push_documents.json",
+        prepare=lambda env: codat_demo.seed_nuntiq_documents(env),
+        between_runs=codat_demo.add_nuntiq_document,
     ),
 ]
 

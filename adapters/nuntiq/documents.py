@@ -78,15 +78,20 @@ class NuntiqDocumentSource:
     def fetch_since(self, cursor: datetime | None) -> Iterator[DocumentItem]:
         after = format_cursor(cursor - _TICK) if cursor is not None else None
         seen: set[str] = set()  # ids already yielded at the current keyset boundary
-        page = 1
+        page, consumed = 1, 0  # page within the current query, documents it already gave
         while True:
-            documents = self._list(after, page)
+            documents, count = self._list(after, page)
+            if not documents:
+                return
             for document in documents:
-                doc_id = str(document["id"])
-                if doc_id in seen:
-                    continue
-                yield from self._items(document)
-            if len(documents) < self.page_size:
+                if str(document["id"]) not in seen:
+                    yield from self._items(document)
+            consumed += len(documents)
+            # ``count`` is the total matching this query; without it, a short page ends it.
+            # A capped page size makes pages short, so ``count`` is preferred.
+            if (count is not None and consumed >= count) or (
+                count is None and len(documents) < self.page_size
+            ):
                 return
             last = documents[-1]["created_at"]
             boundary = format_cursor(parse_timestamp(last) - _TICK)
@@ -96,9 +101,9 @@ class NuntiqDocumentSource:
                 seen |= tied
                 page += 1
             else:
-                after, seen, page = boundary, tied, 1
+                after, seen, page, consumed = boundary, tied, 1, 0
 
-    def _list(self, after: str | None, page: int) -> list[Mapping[str, Any]]:
+    def _list(self, after: str | None, page: int) -> tuple[list[Mapping[str, Any]], int | None]:
         params: dict[str, Any] = {"page": page, "limit": self.page_size}
         if after is not None:
             params["created_after"] = after
@@ -106,7 +111,9 @@ class NuntiqDocumentSource:
             params["document_type"] = self.document_type
         body = self._call(_bind(self.api.get, PATH, params), step="list_source_documents")
         items = body.get("items", []) if isinstance(body, Mapping) else []
-        return [i for i in items if isinstance(i, Mapping)]
+        count = body.get("count") if isinstance(body, Mapping) else None
+        documents = [i for i in items if isinstance(i, Mapping)]
+        return documents, count if isinstance(count, int) and not isinstance(count, bool) else None
 
     def _items(self, document: Mapping[str, Any]) -> Iterator[DocumentItem]:
         doc_id = str(document["id"])

@@ -17,6 +17,7 @@ again if it is not there. The same check runs before a batch is retried within a
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,7 @@ from adapters.codat.filetypes import (
 )
 from adapters.codat.http import UploadPart
 from adapters.cursor import CursorError, parse_timestamp
+from adapters.failures import AdapterError, FailureClass
 from adapters.ledger import EntryState, Ledger, LedgerEntry
 from adapters.retry import Retrier
 from adapters.runtime import LoggerLike
@@ -128,6 +130,9 @@ class CodatUploader:
         batch_size: int = MAX_FILES_PER_REQUEST,
         max_bytes: int = MAX_UPLOAD_BYTES,
         skew: timedelta = timedelta(minutes=10),
+        settle: float = 2.0,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if not 1 <= batch_size <= MAX_FILES_PER_REQUEST:
             raise ValueError(f"batch_size must be 1..{MAX_FILES_PER_REQUEST}, got {batch_size}")
@@ -140,6 +145,9 @@ class CodatUploader:
         self.batch_size = batch_size
         self.max_bytes = max_bytes
         self.skew = skew
+        self.settle = settle
+        self.sleep = sleep
+        self.now = now
 
     def upload(self, files: Iterable[UploadFile]) -> UploadResult:
         result = UploadResult()
@@ -153,8 +161,41 @@ class CodatUploader:
             accepted.append(_Checked(file, size, file.sha256 or sha))
         todo = self._skip_delivered(accepted, result)
         for batch in _chunks(todo, self.batch_size):
-            self._send_batch(list(batch), result)
+            self._send_or_split(list(batch), result)
         return result
+
+    def _send_or_split(self, batch: list[_Checked], result: UploadResult) -> None:
+        """Send a batch; if Codat refuses it as invalid, find the culprit file by file.
+
+        The pre-checks mirror Codat's documented rules, but Codat validates the whole
+        request: one file it refuses for a reason we cannot see would otherwise block the
+        other 19. A 400 on a single file rejects that file with Codat's own message.
+        """
+        try:
+            self._send_batch(batch, result)
+        except AdapterError as exc:
+            if exc.kind is not FailureClass.INVALID or exc.failure.status != 400:
+                raise
+            if len(batch) == 1:
+                self._reject_by_codat(batch[0], exc.failure.message, result)
+                return
+            if self.logger is not None:
+                self.logger.warn(
+                    f"codat upload: a batch of {len(batch)} was refused ({exc.failure.message}); "
+                    "sending its files one by one",
+                    step="codat.upload_files",
+                    detail={"files": [c.file.name for c in batch]},
+                )
+            for checked in batch:
+                self._send_or_split([checked], result)
+
+    def _reject_by_codat(self, checked: _Checked, message: str, result: UploadResult) -> None:
+        self._reject(result, checked.file, f"refused by Codat: {message}")
+        if self.ledger is not None:
+            entry = self.ledger.get(checked.file.key)
+            if entry is not None:
+                # recorded as settled, so reruns do not send it again
+                self.ledger.mark_done(entry, {"rejected": message[:500]})
 
     def _reject(self, result: UploadResult, file: UploadFile, reason: str) -> None:
         result.rejected.append(Rejection(file.key, file.name, reason))
@@ -184,6 +225,7 @@ class CodatUploader:
                 continue
             todo.append(checked)
         if pending:
+            self._settle(max(e.attempted_at or e.marked_at for _, e in pending))
             arrived = self._arrived([c for c, _ in pending], min(e.marked_at for _, e in pending))
             for checked, entry in pending:
                 if checked.file.key in arrived:
@@ -193,6 +235,12 @@ class CodatUploader:
                 else:
                     todo.append(checked)
         return todo
+
+    def _settle(self, last_attempt: datetime) -> None:
+        """Let a request a killed process had fully sent be processed before looking for it."""
+        age = (self.now() - last_attempt).total_seconds()
+        if 0 <= age < self.settle:
+            self.sleep(self.settle - age)
 
     def _arrived(self, candidates: Sequence[_Checked], since: datetime) -> dict[str, str]:
         """Which candidates already show in the company's file list (key -> uploaded)."""
@@ -230,7 +278,7 @@ class CodatUploader:
                     detail={"name": checked.file.name, "size": checked.size, "company_id": self.company_id},
                 )
         state: dict[str, Any] = {"attempts": 0, "remaining": batch, "reconciled": []}
-        started = min((e.marked_at for e in entries.values()), default=datetime.now(UTC))
+        started = min((e.marked_at for e in entries.values()), default=self.now())
 
         def attempt() -> None:
             remaining: list[_Checked] = state["remaining"]

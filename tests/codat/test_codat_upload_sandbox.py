@@ -73,10 +73,12 @@ def forty_five() -> list[UploadFile]:
 
 
 def uploader(
-    client: CodatFilesClient, log: ListLogger, clock: FakeClock, ledger: Ledger | None = None
+    client: CodatFilesClient, log: ListLogger, clock: FakeClock, ledger: Ledger | None = None, **options: Any
 ) -> CodatUploader:
     retrier = Retrier(classify, source="codat", logger=log, sleep=clock.sleep, clock=clock.clock)
-    return CodatUploader(client, COMPANY, CONNECTION, retrier=retrier, logger=log, ledger=ledger)
+    return CodatUploader(
+        client, COMPANY, CONNECTION, retrier=retrier, logger=log, ledger=ledger, sleep=clock.sleep, **options
+    )
 
 
 def test_check_upload_rules() -> None:
@@ -164,3 +166,18 @@ def test_upload_failures_are_classified(
     with pytest.raises(AdapterError) as info:
         uploader(client, log, fake_clock).upload([file_of("a.pdf", b"%PDF")])
     assert info.value.failure.status == status and fake_clock.sleeps == []
+
+
+def test_batch_codat_refuses_is_split_and_only_the_culprit_rejected(
+    client: CodatFilesClient, codat: RunningServer, log: ListLogger, fake_clock: FakeClock
+) -> None:
+    # a local limit looser than Codat's lets a file through that Codat then refuses
+    loose = uploader(client, log, fake_clock, max_bytes=50 * 1024 * 1024)
+    files = [file_of(f"s-{i}.pdf", b"%PDF s") for i in range(4)]
+    files.insert(2, file_of("too-big.pdf", b"\0" * (TEN_MB + 1)))
+    result = loose.upload(files)
+    assert sorted(result.uploaded) == ["s-0.pdf", "s-1.pdf", "s-2.pdf", "s-3.pdf"]
+    assert [r.name for r in result.rejected] == ["too-big.pdf"]
+    assert "refused by Codat" in result.rejected[0].reason and "10 MB" in result.rejected[0].reason
+    assert len(admin_json(codat, "GET", "/_sandbox/codat/uploads")["files"]) == 4
+    assert any("too-big.pdf" in w for w in log.warnings())

@@ -1,0 +1,67 @@
+"""Kill the push connector mid-upload, run it again: every file reaches Codat exactly once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import connectors.codat_push_documents as push
+from sandbox.server import RunningServer, serve_in_thread
+from sandbox.testing import nuntiq_context
+from tests.codat.conftest import API_KEY, COMPANY, CONNECTION, admin_json
+
+CHILD = """
+import json, sys
+import connectors.codat_push_documents as push
+from sandbox.testing import nuntiq_context
+url, customer, settings = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+push.run(nuntiq_context(url, customer, settings))
+"""
+
+
+def test_killed_push_rerun_delivers_each_file_once(codat: RunningServer) -> None:
+    nuntiq = serve_in_thread("nuntiq")
+    try:
+        settings = {
+            "secrets": {"codat_api_key": API_KEY},
+            "config": {
+                "connector_name": "codat_push_crash",
+                "codat": {"server_url": codat.url, "company_id": COMPANY, "connection_id": CONNECTION},
+            },
+            "job_params": {"lookback_days": 3650},
+        }
+        customer = "30000001"
+        seed = nuntiq_context(nuntiq, customer, settings)
+        for i in range(60):
+            seed.api.upload_source_documents(
+                files=[(f"crash-{i:02d}.pdf", f"%PDF {i}".encode(), "application/pdf")]
+            )
+        # each upload request is held long enough for the kill to land mid-run
+        codat.set_faults(latency_ms=400, path_pattern="/connections/")
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, nuntiq.url, customer, json.dumps(settings)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while admin_json(codat, "GET", "/_sandbox/codat/uploads")["requests"] < 1:
+                assert child.poll() is None, "the push finished before it could be killed"
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            child.kill()
+        finally:
+            child.wait(timeout=30)
+        before = len(admin_json(codat, "GET", "/_sandbox/codat/uploads")["files"])
+        assert 0 < before < 60
+
+        codat.set_faults()
+        result = push.run(nuntiq_context(nuntiq, customer, settings))
+        names = Counter(f["file_name"] for f in admin_json(codat, "GET", "/_sandbox/codat/uploads")["files"])
+        assert len(names) == 60 and set(names.values()) == {1}
+        assert result["uploaded"] + result["reconciled"] + result["already_delivered"] >= 60 - before
+    finally:
+        nuntiq.stop()

@@ -25,6 +25,7 @@ from urllib.parse import unquote
 import py_rql
 from dateutil.parser import isoparse
 from lark import Token, Tree
+from lark.exceptions import VisitError
 from py_rql.constants import FilterTypes
 from py_rql.exceptions import RQLFilterError
 from py_rql.filter_cls import FilterClass
@@ -222,7 +223,10 @@ class Collection:
         if not text:
             return lambda view: True
         try:
-            func = self.filter_cls.transform_query(text)
+            try:
+                func = self.filter_cls.transform_query(text)
+            except VisitError as wrapped:  # lark wraps what the transformer raised
+                raise wrapped.orig_exc from None
         except KeyError as exc:
             raise QueryError(f"filter {exc.args[0]!r} is not supported on {self.name}") from None
         except RQLFilterError as exc:

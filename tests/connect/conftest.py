@@ -80,7 +80,9 @@ def connect_server() -> Iterator[RunningServer]:
 def reset_connect(server: RunningServer, seed: int = 1, counts: dict[str, int] | None = None) -> None:
     with server.admin() as admin:
         admin.put("/_sandbox/faults", json={}).raise_for_status()
-        admin.post("/_sandbox/connect/generate", json={"seed": seed, "counts": counts or {}}).raise_for_status()
+        admin.post(
+            "/_sandbox/connect/generate", json={"seed": seed, "counts": counts or {}}
+        ).raise_for_status()
         admin.post("/_sandbox/stats/reset").raise_for_status()
 
 

@@ -116,7 +116,9 @@ def test_tier_accounts_full_scan_skips_unchanged(connect_server: RunningServer) 
 
 
 @pytest.mark.parametrize("cap", [1, 7])
-def test_listing_pages_smaller_than_one_tie_group_still_progress(connect_server: RunningServer, cap: int) -> None:
+def test_listing_pages_smaller_than_one_tie_group_still_progress(
+    connect_server: RunningServer, cap: int
+) -> None:
     reset_connect(connect_server, seed=9, counts={"listings": 120})
     connect_server.set_faults(page_size_cap=cap)
     client = make_client(connect_server.url, page_size=20)

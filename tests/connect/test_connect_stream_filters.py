@@ -66,7 +66,9 @@ def _record(spec: StreamSpec, key: str, at: datetime) -> dict[str, Any]:
 
 def _source(spec: StreamSpec, client: ScriptedClient) -> ConnectStreamSource:
     if spec.name == "media_folder_files":
-        return MediaFolderFilesSource(client, folder_type="streams_attachments", folder_name="STR-1", now=lambda: NOW)  # type: ignore[arg-type]
+        return MediaFolderFilesSource(
+            client, folder_type="streams_attachments", folder_name="STR-1", now=lambda: NOW
+        )  # type: ignore[arg-type]
     return ConnectStreamSource(client, spec, now=lambda: NOW)  # type: ignore[arg-type]
 
 

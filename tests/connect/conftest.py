@@ -3,7 +3,8 @@
 Cassettes live in ``fixtures/cassettes/connect`` and are replayed only (record mode
 ``none``) unless re-recording is asked for:
 
-* against the local sandbox: ``CONNECT_RECORD=sandbox .venv/bin/pytest tests/connect/test_connect_cassettes.py``
+* against the local sandbox:
+  ``CONNECT_RECORD=sandbox .venv/bin/pytest tests/connect/test_connect_cassettes.py``
 * against real Connect: set ``CONNECT_API_KEY`` and ``CONNECT_ENDPOINT`` as well.
 
 Only Connect traffic (paths under ``/public/v1``) is recorded; the Nuntiq sandbox the
@@ -13,6 +14,7 @@ requests and API keys and pre-signed URL signatures are scrubbed from response b
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterator
@@ -140,10 +142,8 @@ def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     body = response.get("body", {})
     raw = body.get("string")
     if isinstance(raw, bytes):
-        try:
+        with contextlib.suppress(UnicodeDecodeError):
             body["string"] = _scrub_text(raw.decode("utf-8")).encode("utf-8")
-        except UnicodeDecodeError:
-            pass
     elif isinstance(raw, str):
         body["string"] = _scrub_text(raw)
     headers = response.get("headers", {})

@@ -8,6 +8,7 @@ in cursor order, and the next incremental run must pick up what moved.
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 from typing import Any
 
@@ -49,7 +50,7 @@ def test_capped_pages_and_mid_sync_updates_neither_skip_nor_duplicate(connect_se
     versions = [(i.key, i.cursor) for i in items]
     assert len(versions) == len(set(versions)), "no version of a listing is delivered twice"
     cursors = [i.cursor for i in items]
-    assert all(a is not None and b is not None and a <= b for a, b in zip(cursors, cursors[1:], strict=False))
+    assert all(a is not None and b is not None and a <= b for a, b in itertools.pairwise(cursors))
     assert len(items) > LISTINGS, "records updated after being read were read again"
 
     # every listing's last delivered version is its current one, except those that were

@@ -168,7 +168,9 @@ def next_cursor(
       unchanged: advancing would jump over the records between the two;
     * otherwise the later of stored and watermark: never backwards.
 
-    A backfill with no stored cursor establishes one, exactly like a bootstrap run.
+    A backfill with no stored cursor leaves it unset: the first scheduled run may reach
+    further back than the backfill did (``lookback_days`` or everything), so a cursor set
+    by the backfill could hide records before its lower bound.
     """
     current = parse_timestamp(stored) if isinstance(stored, str) and stored.strip() else None
     if isinstance(stored, datetime):
@@ -176,11 +178,8 @@ def next_cursor(
     if watermark is None or until_override is not None:
         return current
     mark = parse_timestamp(watermark)
-    if (
-        is_override
-        and current is not None
-        and run_lower_bound is not None
-        and parse_timestamp(run_lower_bound) > current
+    if is_override and (
+        current is None or run_lower_bound is None or parse_timestamp(run_lower_bound) > current
     ):
         return current
     if current is None:

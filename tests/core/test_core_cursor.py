@@ -167,6 +167,11 @@ def test_backfill_from_before_cursor_may_advance() -> None:
     assert got == later
 
 
+def test_backfill_without_stored_cursor_leaves_it_unset() -> None:
+    got = next_cursor(None, run_lower_bound=S_DT, watermark=S_DT + timedelta(days=1), is_override=True)
+    assert got is None
+
+
 def test_backfill_from_after_cursor_leaves_it() -> None:
     got = next_cursor(
         S, run_lower_bound=S_DT + timedelta(seconds=1), watermark=S_DT + timedelta(days=1), is_override=True

@@ -3,6 +3,7 @@
 from adapters.sinks.base import Sink, SinkError
 from adapters.sinks.documents import DocumentIntegrityError, DocumentSink
 from adapters.sinks.load import LoadSink, LoadValidationError, MappingError
+from adapters.sinks.rows import RowSink
 
 __all__ = [
     "DocumentIntegrityError",
@@ -10,6 +11,7 @@ __all__ = [
     "LoadSink",
     "LoadValidationError",
     "MappingError",
+    "RowSink",
     "Sink",
     "SinkError",
 ]

@@ -295,3 +295,20 @@ def test_for_context_wiring() -> None:
     assert sink.ledger.namespace == "acme/docs" and sink.retrier is not None
     sink.add(document("d1", b"z"))
     assert sink.uploaded == 1
+
+
+# -- RowSink ------------------------------------------------------------------------------------
+
+
+def test_row_sink_upserts_on_flush() -> None:
+    from adapters.sinks import RowSink
+
+    api = FakeApi()
+    sink = RowSink(api, "rates", value=lambda item: item.as_mapping()["rate"])
+    sink.add(RecordItem("EUR", T0, {"rate": 1.0}))
+    sink.add(RecordItem("USD", T0, {"rate": 1.1}))
+    sink.add(RecordItem("USD", T0, {"rate": 1.2}))
+    assert api.tables == {} and sink.pending == 3
+    assert sink.flush() == 3
+    assert api.tables["rates"] == {"EUR": 1.0, "USD": 1.2}
+    assert sink.flush() == 0

@@ -45,8 +45,9 @@ def _message_from_body(status_code: int, body: str) -> str:
         parsed = json.loads(body) if body else None
     except ValueError:
         parsed = None
-    if isinstance(parsed, dict) and isinstance(parsed.get("message"), str):
-        return parsed["message"]
+    message = parsed.get("message") if isinstance(parsed, dict) else None
+    if isinstance(message, str):
+        return message
     text = body.strip()
     if text:
         return text[:_MAX_MESSAGE]

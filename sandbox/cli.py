@@ -151,8 +151,8 @@ def cmd_delta(args: argparse.Namespace) -> int:
                 )
                 return 0
             if args.delta_command == "list":
-                for state in list_delta_states(api):
-                    print(f"{state['connector_name']}/{state['stream']}: {state['cursor']}")
+                for stored in list_delta_states(api):
+                    print(f"{stored['connector_name']}/{stored['stream']}: {stored['cursor']}")
                 return 0
             state = get_delta_state(api, args.connector_name, args.stream)
             print(f"{args.connector_name}/{args.stream}")

@@ -26,7 +26,15 @@ from typing import Any
 from lib.context import read_settings
 from sandbox.codat import demo_hooks as codat_demo
 from sandbox.connect import demo_hooks as connect_demo
-from sandbox.runner import REPO_ROOT, RunReport, Services, issue_token, resolve_sandbox_refs, run_connector
+from sandbox.runner import (
+    REPO_ROOT,
+    RunReport,
+    Services,
+    StreamReport,
+    issue_token,
+    resolve_sandbox_refs,
+    run_connector,
+)
 from sandbox.server import serve_in_thread
 
 
@@ -171,7 +179,7 @@ def format_table(results: list[DemoResult]) -> str:
     rows: list[tuple[str, ...]] = []
     for result in results:
         for number, report in enumerate(result.runs, start=1):
-            streams = report.streams or [None]
+            streams: list[StreamReport | None] = list(report.streams) or [None]
             for index, stream in enumerate(streams):
                 first = index == 0
                 rows.append(

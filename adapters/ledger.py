@@ -227,6 +227,19 @@ class Ledger:
             data = {"keys": [self.row_key(k) for k in keys]}
             self._call(lambda: self.api.delete(self._path, data=data), step="ledger_write")
 
+    def prune(self, before: datetime) -> int:
+        """Delete ``done`` entries first marked before ``before``; returns how many.
+
+        The ledger grows by one row per delivery. Pruning is safe for keys the source will
+        never yield again; a pruned key that *is* yielded again (a backfill reaching back
+        past ``before``) is delivered again, so prune only beyond the furthest backfill
+        you would run. Pending entries are kept: they may still need reconciling.
+        """
+        old = [e.key for e in self.entries() if e.state is EntryState.DONE and e.marked_at < before]
+        for start in range(0, len(old), 1000):
+            self.forget(old[start : start + 1000])
+        return len(old)
+
     def _put(self, entry: LedgerEntry) -> None:
         data = {"rows": [{"key": self.row_key(entry.key), "value": entry.to_value()}]}
         self._call(lambda: self.api.put(self._path, data=data), step="ledger_write")

@@ -201,7 +201,7 @@ class Retrier:
         )
         try:
             return retrying(fn)
-        except (AdapterError, RetriesExhausted):
+        except AdapterError:  # ours (RetriesExhausted), or a nested call's: already classified
             raise
         except Exception as exc:
             failure = state.failure if state.failure is not None else self._classify(exc)

@@ -78,7 +78,15 @@ DeltaRunner = Callable[..., AbstractContextManager[DeltaRunLike]]
 
 @dataclass(frozen=True)
 class SyncSummary:
-    """What one sync did. ``complete`` is False when ``max_duration`` stopped it early."""
+    """What one sync did.
+
+    ``items_read`` counts what the source yielded, ``items_dropped`` those outside the
+    run's window (below ``since`` or above ``until_override``). ``written`` is, per sink,
+    the items that are durable in it after this run (including ones a sink found already
+    written, which ``skipped`` also counts). ``watermark`` is the greatest cursor among
+    durable items; ``cursor_after`` what is stored now. ``complete`` is False when
+    ``max_duration`` stopped the run early.
+    """
 
     connector_name: str
     stream: str

@@ -129,6 +129,18 @@ def test_ledger_round_trip_and_long_keys() -> None:
     assert other.get(long_key) is None  # namespaces are separate
 
 
+def test_ledger_prune_keeps_pending_and_recent() -> None:
+    api = FakeApi()
+    ledger = Ledger(api, namespace="ns", now=api.tick)
+    old_done = ledger.mark_done(ledger.mark_pending("old", fingerprint="f"), {})
+    old_pending = ledger.mark_pending("stuck", fingerprint="f")
+    cutoff = api.tick()
+    ledger.mark_done(ledger.mark_pending("new", fingerprint="f"), {})
+    assert old_done.marked_at < cutoff and old_pending.marked_at < cutoff
+    assert ledger.prune(cutoff) == 1
+    assert sorted(e.key for e in ledger.entries()) == ["new", "stuck"]
+
+
 def test_exactly_once_generic_protocol() -> None:
     api = FakeApi()
     once = ExactlyOnce(Ledger(api, namespace="codat", now=api.tick), sleep=lambda s: None)

@@ -162,6 +162,16 @@ class _Index:
         return start, len(self.keys)
 
 
+@dataclass
+class _Scan:
+    """An ordered query's candidates, the matches found so far and where the scan stopped."""
+
+    key: tuple[int, str, tuple[str, ...]]
+    candidates: list[str]
+    hits: list[str] = field(default_factory=list)
+    position: int = 0
+
+
 class Collection:
     """One list endpoint's records plus what is needed to query them quickly."""
 
@@ -179,6 +189,11 @@ class Collection:
         self.records: dict[str, dict[str, Any]] = {}
         self.views: dict[str, dict[str, Any]] = {}
         self.indexes: dict[str, _Index] = {f: _Index() for f in self.time_fields if f in self.orderable}
+        # Offset paging re-sends the same filter with a growing offset; the last ordered
+        # scan is kept (until the next write) so page N resumes where page N-1 stopped
+        # instead of re-testing every record before the offset.
+        self._version = 0
+        self._scan: _Scan | None = None
 
     def _view(self, record: dict[str, Any]) -> dict[str, Any]:
         view: dict[str, Any] = {}
@@ -205,8 +220,10 @@ class Collection:
                 index.add(after, key)
         self.records[key] = record
         self.views[key] = view
+        self._version += 1
 
     def put_many(self, records: Iterable[dict[str, Any]]) -> None:
+        self._version += 1
         for name in self.indexes:
             self.indexes[name] = _Index()
         for record in records:
@@ -261,28 +278,35 @@ class Collection:
             if name.lstrip("+-") not in self.orderable:
                 raise QueryError(f"ordering by {name.lstrip('+-')!r} is not supported on {self.name}")
         matches = self._compile(parsed.filter_text)
-        candidates, ordered = self._candidates(parsed.filter_text, parsed.ordering)
         views = self.views
-        if not ordered:
-            hits = [k for k in candidates if matches(views[k])]
-            if parsed.ordering:
-                hits = self._sort(hits, parsed.ordering)
-            page = hits[parsed.offset : parsed.offset + limit]
-            return [self.records[k] for k in page], len(hits)
+        scan_key = (self._version, parsed.filter_text, tuple(parsed.ordering))
+        scan = self._scan if self._scan is not None and self._scan.key == scan_key else None
+        if scan is None:
+            candidates, ordered = self._candidates(parsed.filter_text, parsed.ordering)
+            if not ordered:
+                hits = [k for k in candidates if matches(views[k])]
+                if parsed.ordering:
+                    hits = self._sort(hits, parsed.ordering)
+                page = hits[parsed.offset : parsed.offset + limit]
+                return [self.records[k] for k in page], len(hits)
+            scan = _Scan(scan_key, candidates)
+            self._scan = scan
+        candidates = scan.candidates
+        hits = scan.hits
         wanted = parsed.offset + limit
-        hits = []
-        position = 0
+        position = scan.position
         while position < len(candidates) and len(hits) < wanted:
             key = candidates[position]
             position += 1
             if matches(views[key]):
                 hits.append(key)
+        scan.position = position
         total = len(hits)
-        remaining = candidates[position:]
-        if len(remaining) <= EXACT_COUNT_LIMIT:
-            total += sum(1 for key in remaining if matches(views[key]))
+        left = len(candidates) - position
+        if left <= EXACT_COUNT_LIMIT:
+            total += sum(1 for i in range(position, len(candidates)) if matches(views[candidates[i]]))
         else:
-            total += len(remaining)  # an upper bound; clients stop at an empty page
+            total += left  # an upper bound; clients stop at an empty page
         page = hits[parsed.offset : parsed.offset + limit]
         return [self.records[k] for k in page], total
 

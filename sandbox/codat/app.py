@@ -20,9 +20,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sandbox.admin import install_faults
 from sandbox.codat.archives import MALICIOUS_KINDS, build_archive, build_malicious
@@ -292,6 +294,16 @@ def create_app(
             if connection_id not in company.connections:
                 company.connections.append(connection_id)
             return {"connections": company.connections}
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # unknown routes and methods answer in Codat's error shape too
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        messages = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()]
+        return _error(400, "Bad Request", messages)
 
     install_faults(app, state)
     return app

@@ -57,7 +57,7 @@ class FakeClock:
         self.now += seconds
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def codat_server() -> Iterator[RunningServer]:
     server = serve_in_thread("codat")
     try:

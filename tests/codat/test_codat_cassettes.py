@@ -2,6 +2,12 @@
 
 Replay needs no server: requests are answered from fixtures/cassettes/codat. See
 tests/codat/conftest.py for how to re-record (sandbox or, with CODAT_API_KEY, Codat).
+
+Streaming: vcrpy 9.4 patches httpx at the transport (``HTTPTransport.handle_request``).
+While recording it reads the whole response body to store it (recording only; the
+adapter still writes the archive chunk by chunk); on replay it answers with an
+``httpx.ByteStream``, so the SDK's ``stream=True`` download and our ``iter_bytes`` loop
+run unchanged. Binary bodies are stored as YAML ``!!binary``. No workaround is needed.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ def test_killed_push_rerun_delivers_each_file_once(codat: RunningServer) -> None
         }
         customer = "30000001"
         seed = nuntiq_context(nuntiq, customer, settings)
-        for i in range(60):
+        for i in range(30):
             seed.api.upload_source_documents(
                 files=[(f"crash-{i:02d}.pdf", f"%PDF {i}".encode(), "application/pdf")]
             )
@@ -56,12 +56,12 @@ def test_killed_push_rerun_delivers_each_file_once(codat: RunningServer) -> None
         finally:
             child.wait(timeout=30)
         before = len(admin_json(codat, "GET", "/_sandbox/codat/uploads")["files"])
-        assert 0 < before < 60
+        assert 0 < before < 30
 
         codat.set_faults()
         result = push.run(nuntiq_context(nuntiq, customer, settings))
         names = Counter(f["file_name"] for f in admin_json(codat, "GET", "/_sandbox/codat/uploads")["files"])
-        assert len(names) == 60 and set(names.values()) == {1}
-        assert result["uploaded"] + result["reconciled"] + result["already_delivered"] >= 60 - before
+        assert len(names) == 30 and set(names.values()) == {1}
+        assert result["uploaded"] + result["reconciled"] + result["already_delivered"] >= 30 - before
     finally:
         nuntiq.stop()

@@ -14,7 +14,7 @@ Public surface:
 """
 
 from adapters.codat.archive import ArchiveError, ArchiveLayoutError, SafeArchive, UnsafeArchiveError
-from adapters.codat.client import NO_SDK_RETRIES, CodatFilesClient, build_sdk
+from adapters.codat.client import NO_SDK_RETRIES, ArchiveTooLarge, CodatFilesClient, build_sdk
 from adapters.codat.errors import classify, make_classifier
 from adapters.codat.factory import (
     CodatConfigError,
@@ -34,6 +34,7 @@ __all__ = [
     "ArchiveError",
     "ArchiveLayoutError",
     "ArchiveLimits",
+    "ArchiveTooLarge",
     "CodatConfigError",
     "CodatFilesClient",
     "CodatFilesSource",

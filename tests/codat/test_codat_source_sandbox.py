@@ -6,13 +6,14 @@ import hashlib
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from adapters.codat.archive import ArchiveLayoutError, UnsafeArchiveError
-from adapters.codat.client import CodatFilesClient
+from adapters.codat.client import ArchiveTooLarge, CodatFilesClient
 from adapters.codat.errors import classify
-from adapters.codat.settings import CodatSettings
+from adapters.codat.settings import ArchiveLimits, CodatSettings
 from adapters.codat.source import CodatFilesSource
 from adapters.failures import AdapterError, FailureClass, RetriesExhausted
 from adapters.records import DocumentItem
@@ -178,4 +179,15 @@ def test_wrong_key_is_auth_with_hint(codat: RunningServer, fake_clock: FakeClock
         list(src.fetch_since(None))
     assert info.value.kind is FailureClass.AUTH and "codat_api_key" in str(info.value)
     assert "wrong-key" not in str(info.value)
+    client.close()
+
+
+def test_oversized_download_is_refused_and_removed(codat: RunningServer, tmp_path: Any) -> None:
+    limits = ArchiveLimits(max_archive_bytes=1000)
+    settings = CodatSettings(server_url=codat.url, timeout_s=10, archive_limits=limits)
+    client = CodatFilesClient.create(settings, API_KEY)
+    target = tmp_path / "day.zip"
+    with pytest.raises(ArchiveTooLarge, match="larger than 1000 bytes"):
+        client.download_archive(COMPANY, "2026-01-05", target)
+    assert not target.exists()
     client.close()

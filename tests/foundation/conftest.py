@@ -1,7 +1,14 @@
-"""Fixtures: a fresh in-memory sandbox Nuntiq service per test, and a context factory."""
+"""Fixtures: one sandbox Nuntiq service for the session, a fresh customer per test.
+
+Customers are isolated by the service itself, so giving every test its own customer
+number is as good as a fresh database and saves a server start per test. Fault plans
+are server-wide, so the ``nuntiq`` fixture resets the plan after each test. Tests that
+need a whole server to themselves (the CLI ones) use ``fresh_nuntiq``.
+"""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -20,10 +27,11 @@ SETTINGS: dict[str, Any] = {
 }
 
 ContextFactory = Callable[..., Context]
+_numbers = itertools.count(1)
 
 
-@pytest.fixture
-def nuntiq() -> Iterator[RunningServer]:
+@pytest.fixture(scope="session")
+def shared_nuntiq() -> Iterator[RunningServer]:
     server = serve_in_thread("nuntiq")
     try:
         yield server
@@ -32,12 +40,39 @@ def nuntiq() -> Iterator[RunningServer]:
 
 
 @pytest.fixture
-def make_context(nuntiq: RunningServer) -> ContextFactory:
-    """``make_context(customer_number=None, settings=None, **kw)`` -> Context on the test's server."""
+def nuntiq(shared_nuntiq: RunningServer) -> Iterator[RunningServer]:
+    """The session's service, with its fault plan reset after the test."""
+    yield shared_nuntiq
+    shared_nuntiq.set_faults()
+
+
+@pytest.fixture
+def fresh_nuntiq() -> Iterator[RunningServer]:
+    server = serve_in_thread("nuntiq")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def new_customer() -> Callable[[], str]:
+    """Returns a customer number no other test uses."""
+    return lambda: f"3{next(_numbers):07d}"
+
+
+@pytest.fixture
+def customer(new_customer: Callable[[], str]) -> str:
+    return new_customer()
+
+
+@pytest.fixture
+def make_context(nuntiq: RunningServer, customer: str) -> ContextFactory:
+    """``make_context(customer_number=None, settings=None, **kw)``; defaults to the test's customer."""
 
     def factory(
         customer_number: str | None = None, settings: Mapping[str, Any] | None = None, **kwargs: Any
     ) -> Context:
-        return nuntiq_context(nuntiq, customer_number, dict(settings or SETTINGS), **kwargs)
+        return nuntiq_context(nuntiq, customer_number or customer, dict(settings or SETTINGS), **kwargs)
 
     return factory

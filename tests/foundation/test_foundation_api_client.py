@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import socket
+from collections.abc import Callable
 
 import pytest
 
@@ -55,9 +56,9 @@ def test_dropped_connection_is_status_zero(nuntiq: RunningServer, make_context: 
     assert info.value.status_code == 0
 
 
-def test_timeout_is_status_zero(nuntiq: RunningServer) -> None:
-    token = issue_job_token(nuntiq, "10000001")
-    api = ApiClient(nuntiq.url, token, "10000001", timeout=0.2)
+def test_timeout_is_status_zero(nuntiq: RunningServer, customer: str) -> None:
+    token = issue_job_token(nuntiq, customer)
+    api = ApiClient(nuntiq.url, token, customer, timeout=0.2)
     nuntiq.set_faults(latency_ms=1500, path_pattern="^/v1/supplier$")
     with pytest.raises(ApiError) as info:
         api.get("/v1/supplier")
@@ -82,17 +83,22 @@ def test_bad_token_is_401_and_token_never_in_error(nuntiq: RunningServer) -> Non
     assert "not-a-real-token-abcdef" not in repr(api)
 
 
-def test_customer_header_must_match_token(nuntiq: RunningServer) -> None:
-    token = issue_job_token(nuntiq, "10000001")
+def test_customer_header_must_match_token(
+    nuntiq: RunningServer, customer: str, new_customer: Callable[[], str]
+) -> None:
+    token = issue_job_token(nuntiq, customer)
+    assert ApiClient(nuntiq.url, token, customer).get("/v1/supplier")["count"] == 0
     with pytest.raises(ApiError) as info:
-        ApiClient(nuntiq.url, token, "20000002").get("/v1/supplier")
+        ApiClient(nuntiq.url, token, new_customer()).get("/v1/supplier")
     assert info.value.status_code == 401
     assert "X-Customer-Number" in str(info.value)
 
 
-def test_customers_never_see_each_other(make_context: ContextFactory) -> None:
-    one = make_context("10000001").api
-    two = make_context("20000002").api
+def test_customers_never_see_each_other(
+    make_context: ContextFactory, new_customer: Callable[[], str]
+) -> None:
+    one = make_context().api
+    two = make_context(new_customer()).api
     one.post("/v1/supplier", data={"items": [{"supplier_number": "S1", "supplier_name": "Mine"}]})
     doc = one.upload_source_documents([("a.pdf", b"%PDF-1.4 one", "application/pdf")])
     one.put("/v1/custom-data/ledger", data={"rows": [{"key": "k", "value": 1}]})

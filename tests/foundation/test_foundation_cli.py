@@ -71,7 +71,8 @@ def _main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str
     return code, out, err
 
 
-def test_delta_show_reset_and_params(nuntiq: RunningServer, capsys: pytest.CaptureFixture[str]) -> None:
+def test_delta_show_reset_and_params(fresh_nuntiq: RunningServer, capsys: pytest.CaptureFixture[str]) -> None:
+    nuntiq = fresh_nuntiq
     api = ["--api-url", nuntiq.url, "--token", issue_job_token(nuntiq, "10000001")]
     code, out, _ = _main(capsys, "run", "sample_pull_suppliers", "--settings", str(SETTINGS), *api)
     assert code == 0
@@ -96,8 +97,9 @@ def test_delta_show_reset_and_params(nuntiq: RunningServer, capsys: pytest.Captu
 
 
 def test_failing_connector_exits_1_and_never_prints_secrets(
-    nuntiq: RunningServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    fresh_nuntiq: RunningServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    nuntiq = fresh_nuntiq
     connector = tmp_path / "leaky.py"
     connector.write_text(
         "from lib.delta import delta_run\n"

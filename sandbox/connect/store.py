@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 from urllib.parse import unquote
 
 import py_rql
@@ -119,12 +119,17 @@ def _set_path(obj: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 def _parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
     if not isinstance(value, str) or not value:
         return None
     try:
-        return isoparse(value)
+        return datetime.fromisoformat(value)
     except ValueError:
-        return None
+        try:
+            return isoparse(value)
+        except ValueError:
+            return None
 
 
 def _make_filter_class(capabilities: dict[str, Any]) -> FilterClass:
@@ -162,12 +167,35 @@ class _Index:
         return start, len(self.keys)
 
 
+class _IndexSlice(Sequence[str]):
+    """Ids of ``keys[start:end]`` without copying them (valid until the next write)."""
+
+    def __init__(self, keys: list[tuple[datetime, str]], start: int, end: int) -> None:
+        self._keys, self._start, self._end = keys, start, end
+
+    def __len__(self) -> int:
+        return self._end - self._start
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[str]: ...
+    def __getitem__(self, i: int | slice) -> str | Sequence[str]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self._keys[self._start + i][1]
+
+
 @dataclass
 class _Scan:
     """An ordered query's candidates, the matches found so far and where the scan stopped."""
 
     key: tuple[int, str, tuple[str, ...]]
-    candidates: list[str]
+    candidates: Sequence[str]
     hits: list[str] = field(default_factory=list)
     position: int = 0
 
@@ -196,15 +224,21 @@ class Collection:
         self._scan: _Scan | None = None
 
     def _view(self, record: dict[str, Any]) -> dict[str, Any]:
-        view: dict[str, Any] = {}
-        for name, ftype in self.filter_fields.items():
-            value = get_path(record, name)
-            if isinstance(value, dict | list):
-                continue  # object-valued filters (e.g. ``events``) are not comparable here
-            if ftype == "datetime":
-                value = _parse_time(value)
-            if value is not None:
-                _set_path(view, name, value)
+        """The record with its filterable timestamps parsed; only the dicts on their paths are copied."""
+        view = dict(record)
+        for name in self.time_fields:
+            parts = name.split(".")
+            target: dict[str, Any] | None = view
+            for part in parts[:-1]:
+                child = target.get(part) if target is not None else None
+                if not isinstance(child, dict) or target is None:
+                    target = None
+                    break
+                child = dict(child)
+                target[part] = child
+                target = child
+            if target is not None and target.get(parts[-1]) is not None:
+                target[parts[-1]] = _parse_time(target[parts[-1]])
         return view
 
     def put(self, record: dict[str, Any]) -> None:
@@ -260,7 +294,7 @@ class Collection:
 
         return matches
 
-    def _candidates(self, text: str, ordering: list[str]) -> tuple[list[str], bool]:
+    def _candidates(self, text: str, ordering: list[str]) -> tuple[Sequence[str], bool]:
         """Ids to test, in result order, and whether they are already sorted."""
         if ordering and not ordering[0].startswith("-") and len(ordering) == 1:
             field = ordering[0].lstrip("+")
@@ -268,8 +302,7 @@ class Collection:
             if index is not None:
                 bound = lower_bound(text, field) if text else None
                 start, end = index.from_bound(bound)
-                keys = index.keys
-                return [keys[i][1] for i in range(start, end)], True
+                return _IndexSlice(index.keys, start, end), True
         return list(self.records), False
 
     def query(self, parsed: ParsedQuery, *, limit: int) -> tuple[list[dict[str, Any]], int]:

@@ -8,12 +8,14 @@ endpoint's own origin: pre-signed URLs on other hosts get no Authorization heade
 
 from __future__ import annotations
 
+import io
 import mimetypes
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import IO, Any, cast
 from urllib.parse import quote, urljoin, urlsplit
 
+import requests
 from connect.client import ConnectClient
 from connect.client.utils import get_headers
 
@@ -24,6 +26,8 @@ from adapters.records import DocumentItem
 from adapters.retry import Retrier
 
 __all__ = ["BillingBatchFilesSource", "MediaFolderFilesSource", "open_download"]
+
+_CHUNK = 64 * 1024
 
 
 def _origin(url: str) -> tuple[str, str]:
@@ -52,11 +56,42 @@ def open_download(client: ConnectClient, retrier: Retrier, url_or_path: str, *, 
             finally:
                 response.close()
             response.raise_for_status()
-        raw = response.raw
-        raw.decode_content = True
-        return cast(IO[bytes], raw)
+        return cast(IO[bytes], io.BufferedReader(_ResponseStream(response), buffer_size=_CHUNK))
 
     return retrier.call(attempt, step=step)
+
+
+class _ResponseStream(io.RawIOBase):
+    """A streamed ``requests`` response as a readable binary file.
+
+    Reads go through ``iter_content`` so transfer decoding applies and a connection
+    dropped mid-body surfaces as ``requests`` ``ChunkedEncodingError``/``ConnectionError``
+    (classified transient) rather than a bare urllib3 error.
+    """
+
+    def __init__(self, response: requests.Response) -> None:
+        super().__init__()
+        self._response = response
+        self._chunks = response.iter_content(chunk_size=_CHUNK)
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if not self._pending:
+            self._pending = next(self._chunks, b"")
+            if not self._pending:
+                return 0
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def close(self) -> None:
+        if not self.closed:
+            self._response.close()
+        super().close()
 
 
 def _media_type(name: str, declared: str | None) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import requests
+import urllib3
 from connect.client import ClientError
 
 from adapters.connect.settings import API_KEY_SECRET_SETTING
@@ -75,6 +76,15 @@ def classify_connect_error(exc: BaseException) -> Failure | None:
             cause = exc.__cause__
             reason = type(cause).__name__ if cause is not None else "no response"
             return Failure(FailureClass.TRANSIENT, f"Connect not reachable ({reason})")
+        if int(exc.status_code) < 400 and isinstance(exc.__cause__, ValueError):
+            # a 2xx whose body would not parse: the client wraps the JSON error too
+            url = response.url if response is not None else "?"
+            return Failure(
+                FailureClass.INVALID,
+                f"Connect answered {exc.status_code} with a body that is not valid JSON "
+                f"({url.split('?')[0]})",
+                int(exc.status_code),
+            )
         detail = _body_message(exc.error_code, exc.errors) or (exc.message or "")
         return _from_status(int(exc.status_code), detail, retry_after)
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
@@ -90,7 +100,11 @@ def classify_connect_error(exc: BaseException) -> Failure | None:
         return _from_status(response.status_code, detail, retry_after)
     if isinstance(
         exc,
-        requests.ConnectionError | requests.Timeout | requests.exceptions.ChunkedEncodingError,
+        requests.ConnectionError
+        | requests.Timeout
+        | requests.exceptions.ChunkedEncodingError
+        | urllib3.exceptions.ProtocolError
+        | urllib3.exceptions.TimeoutError,
     ):
         return Failure(FailureClass.TRANSIENT, f"Connect not reachable ({type(exc).__name__})")
     return None

@@ -132,36 +132,56 @@ def iter_keyset(
     while True:
         query = base & keyset_filter(order_field, position, key_field)
         qs = build_query_string(query, ordering=(order_field,), select=select)
-        page = retrier.call(partial(fetch_page, client, path, qs, limit=limit, offset=0), step=step)
-        if not page.items:
+        fetch = partial(_keyset_page, client, path, qs, limit, position, order_field, key_field, max_tie_ids)
+        # validation runs inside the retrier so a bad page ends the run as a classified
+        # ``invalid`` failure (AdapterError), like any other non-retryable answer
+        page, new_position = retrier.call(fetch, step=step)
+        if new_position is None:
             return
-        previous = position.value if position is not None else None
-        values: list[datetime] = []
-        for item in page.items:
-            value = _order_value(item, order_field, path)
-            if previous is not None and value < previous:
-                raise ConnectPageError(
-                    f"GET {path}: records not ordered by {order_field!r} "
-                    f"(record {item.get(key_field)!r} at {value.isoformat()} after {previous.isoformat()})"
-                )
-            previous = value
-            values.append(value)
-        last = values[-1]
-        ties = {str(item.get(key_field)) for item, v in zip(page.items, values, strict=True) if v == last}
-        if position is not None and position.value == last:
-            ties |= position.tie_ids
-        if len(ties) > max_tie_ids:
-            raise ConnectPageError(
-                f"GET {path}: more than {max_tie_ids} records share {order_field}={last.isoformat()}; "
-                "raise connect_max_tie_ids to page past them"
-            )
-        new_position = KeysetPosition(last, frozenset(ties))
-        if new_position == position:
-            raise ConnectPageError(f"GET {path}: keyset page made no progress at {last.isoformat()}")
         position = new_position
         yield from page.items
         if page.content_range is not None and page.content_range.is_last_page:
             return
+
+
+def _keyset_page(
+    client: ConnectClient,
+    path: str,
+    qs: str,
+    limit: int,
+    position: KeysetPosition | None,
+    order_field: str,
+    key_field: str,
+    max_tie_ids: int,
+) -> tuple[Page, KeysetPosition | None]:
+    """Fetch one keyset page, check its order, and compute the position after it."""
+    page = fetch_page(client, path, qs, limit=limit, offset=0)
+    if not page.items:
+        return page, None
+    previous = position.value if position is not None else None
+    values: list[datetime] = []
+    for item in page.items:
+        value = _order_value(item, order_field, path)
+        if previous is not None and value < previous:
+            raise ConnectPageError(
+                f"GET {path}: records not ordered by {order_field!r} "
+                f"(record {item.get(key_field)!r} at {value.isoformat()} after {previous.isoformat()})"
+            )
+        previous = value
+        values.append(value)
+    last = values[-1]
+    ties = {str(item.get(key_field)) for item, v in zip(page.items, values, strict=True) if v == last}
+    if position is not None and position.value == last:
+        ties |= position.tie_ids
+    if len(ties) > max_tie_ids:
+        raise ConnectPageError(
+            f"GET {path}: more than {max_tie_ids} records share {order_field}={last.isoformat()}; "
+            "raise connect_max_tie_ids to page past them"
+        )
+    new_position = KeysetPosition(last, frozenset(ties))
+    if new_position == position:
+        raise ConnectPageError(f"GET {path}: keyset page made no progress at {last.isoformat()}")
+    return page, new_position
 
 
 def iter_offset(

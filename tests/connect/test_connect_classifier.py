@@ -107,3 +107,17 @@ def test_failure_messages_never_contain_the_key() -> None:
     failure = classify_connect_error(error)
     assert failure is not None
     assert key not in failure.message and "topsecretvalue" not in (failure.hint or "")
+
+
+def test_unparseable_200_body_is_invalid_and_says_json() -> None:
+    response = requests.Response()
+    response.status_code = 200
+    response.url = "http://h/public/v1/listings?limit=5"
+    cause = requests.exceptions.JSONDecodeError("Expecting value", "{bad", 1)
+    cause.response = response
+    try:
+        raise ClientError(status_code=200) from cause
+    except ClientError as error:
+        failure = classify_connect_error(error)
+    assert failure is not None and failure.kind is FailureClass.INVALID
+    assert "JSON" in failure.message and "/public/v1/listings" in failure.message

@@ -19,7 +19,6 @@ import requests
 from connect.client import ConnectClient
 from connect.client.utils import get_headers
 
-from adapters.connect.errors import ConnectPageError
 from adapters.connect.paging import Page, fetch_page, iter_offset
 from adapters.connect.sources import ConnectStreamSource
 from adapters.records import DocumentItem
@@ -137,7 +136,7 @@ class BillingBatchFilesSource(ConnectStreamSource):
                 file_id = entry.get("id")
                 name = entry.get("name")
                 if not file_id or not name:
-                    raise ConnectPageError(f"billing batch {batch_item.key!r}: file entry without id or name")
+                    raise self.invalid(f"billing batch {batch_item.key!r}: file entry without id or name")
                 path = (
                     f"media/folders/streams_batches/{quote(batch_item.key, safe='')}"
                     f"/files/{quote(str(file_id), safe='')}/{quote(str(name), safe='')}"
@@ -188,7 +187,7 @@ class MediaFolderFilesSource(ConnectStreamSource):
         item = self.to_item(dict(record))
         name = record.get("name")
         if not name:
-            raise ConnectPageError(f"media file {item.key!r} has no name")
+            raise self.invalid(f"media file {item.key!r} has no name")
         target = record.get("file") or f"{self.path}/{quote(item.key, safe='')}/{quote(str(name), safe='')}"
         size = record.get("size")
         return DocumentItem(

@@ -16,12 +16,12 @@ from typing import Any
 
 from connect.client import ConnectClient, R
 
-from adapters.connect.errors import ConnectPageError, classify_connect_error
+from adapters.connect.errors import classify_connect_error
 from adapters.connect.paging import get_path, iter_keyset
 from adapters.connect.query import window_filter
 from adapters.connect.streams import StreamSpec, get_stream
 from adapters.cursor import CursorError, parse_timestamp
-from adapters.failures import Classifier
+from adapters.failures import AdapterError, Classifier, Failure, FailureClass
 from adapters.protocol import Ordering
 from adapters.records import RecordItem
 from adapters.retry import Retrier, RetryPolicy
@@ -120,23 +120,23 @@ class ConnectStreamSource:
             key_field=self.spec.key_field,
         )
 
+    def invalid(self, message: str) -> AdapterError:
+        """A bad record ends the run as a classified ``invalid`` failure naming the record."""
+        return AdapterError(f"connect.{self.spec.name}", Failure(FailureClass.INVALID, message))
+
     def to_item(self, record: dict[str, Any]) -> RecordItem:
         key = record.get(self.spec.key_field)
         if not key:
-            raise ConnectPageError(f"connect.{self.spec.name}: record without {self.spec.key_field!r}")
+            raise self.invalid(f"record without {self.spec.key_field!r}")
         raw = get_path(record, self.spec.cursor_field)
         cursor: datetime | None = None
         if raw is not None:
             try:
                 cursor = parse_timestamp(raw)
             except CursorError as exc:
-                raise ConnectPageError(
-                    f"connect.{self.spec.name}: record {key!r} field {self.spec.cursor_field!r}: {exc}"
-                ) from None
+                raise self.invalid(f"record {key!r} field {self.spec.cursor_field!r}: {exc}") from None
         elif self.spec.ordering is not Ordering.FULL_SCAN:
-            raise ConnectPageError(
-                f"connect.{self.spec.name}: record {key!r} has no {self.spec.cursor_field!r} value"
-            )
+            raise self.invalid(f"record {key!r} has no {self.spec.cursor_field!r} value")
         return RecordItem(key=str(key), cursor=cursor, payload=record, stream=self.spec.name)
 
     def fetch_since(self, cursor: datetime | None) -> Iterator[RecordItem]:

@@ -184,3 +184,21 @@ def test_timestamps_sent_in_utc_with_z(fake_clock: FakeClock) -> None:
     list(ListingsSource(client, retrier=_retrier(fake_clock)).fetch_since(since))  # type: ignore[arg-type]
     assert "ge(updated,2024-05-01T14:30:00.000000Z)" in client.queries()[0]
     assert DEFAULT_API_KEY not in client.queries()[0]
+
+
+def test_record_without_cursor_names_the_record(fake_clock: FakeClock) -> None:
+    page = [{"id": "LST-1", "vendor": {"id": "VA-1"}}]
+    source = ListingsSource(ScriptedClient([(page, "items 0-0/1")]), retrier=_retrier(fake_clock))  # type: ignore[arg-type]
+    with pytest.raises(AdapterError) as caught:
+        list(source.fetch_since(None))
+    assert caught.value.kind is FailureClass.INVALID and "updated" in str(caught.value)
+
+
+def test_record_with_garbage_cursor_names_record_and_value(fake_clock: FakeClock) -> None:
+    page = [{"id": "LST-2", "updated": "next week"}]
+    source = ListingsSource(ScriptedClient([(page, "items 0-0/1")]), retrier=_retrier(fake_clock))  # type: ignore[arg-type]
+    with pytest.raises(AdapterError) as caught:
+        list(source.fetch_since(None))
+    with pytest.raises(AdapterError):
+        source.to_item({"id": "LST-2", "updated": "next week"})
+    assert "LST-2" in str(caught.value) and "next week" in str(caught.value)

@@ -115,3 +115,13 @@ def test_batch_file_lists_are_not_skipped_when_pages_are_capped(
     docs = list(BillingBatchFilesSource(client, retrier=retrier(fake_clock)).fetch_since(None))
     truth = httpx.get(f"{connect.url}/_sandbox/connect/truth").json()["billing_files"]
     assert sorted(d.key for d in docs) == [f["key"] for f in truth]
+
+
+def test_select_exclusions_are_applied_by_the_sandbox(connect: RunningServer) -> None:
+    from adapters.connect import RequestsSource
+
+    items = list(RequestsSource(make_client(connect.url)).fetch_since(None))
+    assert len(items) == 40
+    assert all("activation_key" not in i.as_mapping() for i in items)
+    raw = httpx.get(f"{connect.url}/_sandbox/connect/dump/requests").json()
+    assert all("activation_key" in r for r in raw)

@@ -28,7 +28,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 ADMIN_PREFIX = "/_sandbox"
 
-Outcome = int | Literal["drop", "pass"]
+#: a status (error body), "drop" (connection cut mid-body), "malformed" (a complete 200
+#: answer whose JSON body is broken, as a misbehaving proxy or server sends) or "pass"
+Outcome = int | Literal["drop", "malformed", "pass"]
 
 
 class FaultPlan(BaseModel):
@@ -38,12 +40,15 @@ class FaultPlan(BaseModel):
     statuses: list[int] = Field(default_factory=lambda: [502, 503], description="error statuses to pick from")
     retry_after: float | None = Field(None, ge=0, description="Retry-After seconds sent with 429 and 503")
     drop_rate: float = Field(0.0, ge=0, le=1, description="share of connections dropped mid-response")
+    malformed_rate: float = Field(
+        0.0, ge=0, le=1, description="share of requests answered 200 with a broken JSON body"
+    )
     latency_ms: float = Field(0.0, ge=0, description="added to every response")
     slow_rate: float = Field(0.0, ge=0, le=1, description="share of requests delayed by slow_ms")
     slow_ms: float = Field(0.0, ge=0)
     script: list[Outcome] = Field(
         default_factory=list,
-        description="outcomes for the next requests, in order: a status, 'drop' or 'pass'",
+        description="outcomes for the next requests, in order: a status, 'drop', 'malformed' or 'pass'",
     )
     path_pattern: str | None = Field(None, description="regex; faults apply only to matching paths")
     seed: int | None = None
@@ -91,6 +96,8 @@ class FaultState:
                 outcome = self._script.pop(0)
             elif plan.drop_rate and self._rng.random() < plan.drop_rate:
                 outcome = "drop"
+            elif plan.malformed_rate and self._rng.random() < plan.malformed_rate:
+                outcome = "malformed"
             elif plan.error_rate and self._rng.random() < plan.error_rate:
                 outcome = self._rng.choice(plan.statuses)
             if outcome != "pass":
@@ -134,6 +141,8 @@ class FaultInjector:
             await self.app(scope, receive, send)
         elif outcome == "drop":
             await _drop(send)
+        elif outcome == "malformed":
+            await _malformed(send)
         else:
             await self._send_error(int(outcome), send)
 
@@ -167,3 +176,14 @@ async def _drop(send: Send) -> None:
     )
     await send({"type": "http.response.body", "body": b'{"partial":', "more_body": True})
     raise DroppedConnection("sandbox fault: connection dropped")
+
+
+#: what a "malformed" outcome answers: complete (Content-Length matches), status 200,
+#: JSON content type, but not parseable JSON
+MALFORMED_BODY = b'[{"id": "broken", "updated": "2026-01-01T00:00:00+00:00", '
+
+
+async def _malformed(send: Send) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(MALFORMED_BODY)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": MALFORMED_BODY})

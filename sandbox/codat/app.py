@@ -261,6 +261,22 @@ def create_app(
             )
             return {"files": len(company.files)}
 
+    @app.delete(f"{prefix}/companies/{{company_id}}/files")
+    def delete_files(company_id: str, fileName: str, uploaded: str | None = None) -> Any:
+        """Remove a file (bad-input checks take a planted file away again before a rerun)."""
+        with store.lock:
+            company = store.companies.get(company_id)
+            if company is None:
+                return _error(404, f"No company was found with ID {company_id}")
+            keep = [
+                f
+                for f in company.files
+                if not (f.file_name == fileName and (uploaded is None or f.uploaded == uploaded))
+            ]
+            deleted = len(company.files) - len(keep)
+            company.files[:] = keep
+            return {"deleted": deleted}
+
     @app.post(f"{prefix}/companies/{{company_id}}/malicious")
     def plant(company_id: str, body: MaliciousRequest) -> Any:
         if body.kind not in MALICIOUS_KINDS:

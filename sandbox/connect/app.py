@@ -377,6 +377,18 @@ def create_app(
             added = store.add(body.collection, body.add)
         return JSONResponse({"updated": updated, "added": added})
 
+    @app.put(f"{admin}/raw/{{collection}}")
+    def admin_raw(collection: str, record: dict[str, Any]) -> JSONResponse:
+        """Store ``record`` exactly as given: bad-input checks plant malformed records this way."""
+        coll = store.collections.get(collection)
+        if coll is None:
+            return _error(404, f"unknown collection {collection!r}")
+        if not isinstance(record.get("id"), str) or not record["id"]:
+            return _error(400, "a raw record needs a string 'id'")
+        with store.lock:
+            coll.put(copy.deepcopy(record))
+        return JSONResponse({"stored": record["id"]})
+
     @app.get(f"{admin}/dump/{{collection}}")
     def admin_dump(collection: str) -> Response:
         with store.lock:

@@ -14,10 +14,13 @@ the API key. Job params: ``since_override``, ``until_override``, ``lookback_days
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from adapters.connect import ListingsSource, PartnerDirectory, client_from_context, settings_from_context
+from adapters.nuntiq.classifier import classify_nuntiq_error
 from adapters.records import RecordItem
+from adapters.retry import Retrier
 from adapters.sinks import LoadSink
 from adapters.sync import sync
 from lib.objects.supplier import SupplierLoad
@@ -53,6 +56,8 @@ class VendorMapper:
 
     def __call__(self, item: RecordItem, load: Any) -> Any:
         vendor = item.as_mapping().get("vendor") or {}
+        if not isinstance(vendor, Mapping):
+            raise ValueError(f"listing {item.key!r}: vendor is not an object: {vendor!r:.60}")
         vendor_id = vendor.get("id")
         if not vendor_id:
             raise ValueError(f"listing {item.key!r} has no vendor.id")
@@ -87,7 +92,9 @@ def run(context: Any) -> dict[str, Any]:
     )
     partners = PartnerDirectory(client, logger=context.logger)
     mapper = VendorMapper(partners)
-    sink = LoadSink(SupplierLoad(context), mapper, name="suppliers")
+    # Supplier upserts are idempotent, so a failed save is retried like any other call.
+    nuntiq = Retrier(classify_nuntiq_error, source="nuntiq", logger=context.logger)
+    sink = LoadSink(SupplierLoad(context), mapper, name="suppliers", retrier=nuntiq)
     summary = sync(context, source, sink, connector_name=connector_name, stream=STREAM)
     context.logger.info(
         f"{len(mapper.seen)} vendors from Connect listings, {partners.requests_made} partner lookups",

@@ -1,0 +1,11 @@
+"""Proof suites: soak, crash, bad input and secret scan against the sandbox services.
+
+Each suite starts the three sandbox services (Nuntiq, Connect, Codat) as child
+processes, runs the four shipped connectors against them and compares what ended up
+in Nuntiq and Codat with the services' own ground truth (:mod:`sandbox.proof.truth`).
+
+    python -m sandbox.proof soak [--runs 20]
+    python -m sandbox.proof crash [--runs 50]
+    python -m sandbox.proof badinput
+    python -m sandbox.proof secrets
+"""

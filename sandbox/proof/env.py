@@ -1,0 +1,364 @@
+"""The environment every proof suite runs in: three sandbox services, four connectors.
+
+:class:`ProofEnv` starts Nuntiq (SQLite in a scratch directory), Connect and Codat as
+child processes with small, seeded data sets and with API keys made up for this
+environment (so a secret scan looks for values nobody else uses), builds each shipped
+connector's settings from its fixture with the sandbox URLs filled in, and runs a
+connector in this process through :func:`sandbox.runner.run_connector`, keeping every
+log line and error text for the secret scan and the retry count.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import json
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+import adapters.retry
+from lib.api_client import ApiClient
+from lib.context import read_settings
+from sandbox.runner import REPO_ROOT, RunReport, run_connector
+from sandbox.server import RunningServer, serve_in_subprocess
+
+CUSTOMER = "70000001"
+
+#: the four connectors the suites exercise, in the order a round runs them: the push
+#: runs after the pulls that create Nuntiq documents, the Codat pull last so it also
+#: brings back what the push uploaded
+CONNECTORS: tuple[str, ...] = (
+    "connect_pull_suppliers",
+    "connect_pull_billing_documents",
+    "codat_push_documents",
+    "codat_pull_files",
+)
+
+CODAT_COMPANY = "8a210b68-6988-11ed-a1eb-0242ac120002"
+CODAT_CONNECTION = "2e9d2c44-f675-40ba-8049-353bfcb5e171"
+CODAT_SMALL_COMPANY = "5c3f1a2e-0d4b-4c55-9a61-7f2b3c4d5e6f"
+CODAT_SMALL_CONNECTION = "9b1c2d3e-4f50-4a61-8b72-9c8d7e6f5a4b"
+
+#: the mix of failures the soak injects on every service: ~10% of requests fail
+#: (429 with Retry-After, 502, 503, dropped connections) and some are slow
+SOAK_FAULTS: dict[str, Any] = {
+    "error_rate": 0.07,
+    "statuses": [429, 502, 503],
+    "retry_after": 1,
+    "drop_rate": 0.03,
+    "slow_rate": 0.05,
+    "slow_ms": 150,
+}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much data the sources start with."""
+
+    listings: int = 30
+    vendors: int = 6
+    billing_batches: int = 3
+    codat_files: int = 12
+    codat_days: int = 3
+    codat_small_files: int = 6
+    codat_small_days: int = 2
+
+    def connect_counts(self) -> dict[str, int]:
+        return {
+            "vendors": self.vendors,
+            "providers": 2,
+            "listings": self.listings,
+            "requests": 2,
+            "subscription_assets": 2,
+            "subscription_requests": 2,
+            "tier_accounts": 2,
+            "billing_batches": self.billing_batches,
+            "media_files": 1,
+        }
+
+    def codat_overrides(self, api_key: str) -> dict[str, Any]:
+        return {
+            "api_key": api_key,
+            "companies": {
+                CODAT_COMPANY: {
+                    "connections": [CODAT_CONNECTION],
+                    "files": self.codat_files,
+                    "days": self.codat_days,
+                },
+                CODAT_SMALL_COMPANY: {
+                    "connections": [CODAT_SMALL_CONNECTION],
+                    "files": self.codat_small_files,
+                    "days": self.codat_small_days,
+                },
+            },
+        }
+
+
+SMALL = Sizes()
+TINY = Sizes(listings=16, vendors=4, billing_batches=2, codat_files=6, codat_days=2, codat_small_files=3)
+
+
+class SoakRetryPolicy(adapters.retry.RetryPolicy):
+    """Short waits for suites that inject many failures (a run must take seconds, not minutes).
+
+    The connectors take no retry settings from their config, so the suites narrow the
+    default policy of this process instead (see :func:`short_retries`). ``Retry-After``
+    is still honoured: a wait is never shorter than what the server asked for.
+    """
+
+    max_attempts: int = 5
+    initial_wait: float = 0.05
+    multiplier: float = 2.0
+    max_wait: float = 2.0
+    max_total: float = 20.0
+
+
+@contextlib.contextmanager
+def short_retries(policy: type[adapters.retry.RetryPolicy] = SoakRetryPolicy) -> Iterator[None]:
+    """Make :class:`adapters.retry.Retrier`'s default policy ``policy`` while inside."""
+    original = adapters.retry.RetryPolicy
+    adapters.retry.RetryPolicy = policy  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        adapters.retry.RetryPolicy = original  # type: ignore[misc]
+
+
+@dataclass
+class RunRecord:
+    """One connector run as the suites keep it."""
+
+    connector: str
+    report: RunReport
+    log: str
+    label: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.report.ok
+
+    @property
+    def retries(self) -> int:
+        return count_retries(self.log)
+
+
+def count_retries(log_text: str) -> int:
+    """Retry warnings in JSON log lines (one per wait of the retry policy)."""
+    count = 0
+    for line in log_text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if record.get("level") == "warn" and "retrying in" in str(record.get("message", "")):
+            count += 1
+    return count
+
+
+@dataclass
+class ProofEnv:
+    workdir: Path
+    nuntiq: RunningServer
+    connect: RunningServer
+    codat: RunningServer
+    connect_key: str
+    codat_key: str
+    settings: dict[str, dict[str, Any]]
+    customer: str = CUSTOMER
+    tokens: list[str] = field(default_factory=list)
+    runs: list[RunRecord] = field(default_factory=list)
+    #: texts the suites produced outside connector runs (crash children's logs, errors)
+    extra_texts: list[tuple[str, str]] = field(default_factory=list)
+    _own_workdir: bool = True
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @classmethod
+    def start(cls, sizes: Sizes = SMALL, *, seed: int = 1, workdir: Path | None = None) -> ProofEnv:
+        own = workdir is None
+        root = Path(tempfile.mkdtemp(prefix="nuntiq-proof-")) if workdir is None else workdir
+        root.mkdir(parents=True, exist_ok=True)
+        connect_key = f"ApiKey SU-{seed % 1000:03d}-424-242:proof-connect-{secrets.token_hex(12)}"
+        codat_key = f"proof-codat-{secrets.token_hex(16)}"
+        started: list[RunningServer] = []
+        try:
+            nuntiq = serve_in_subprocess("nuntiq", db_path=str(root / "nuntiq.sqlite3"))
+            started.append(nuntiq)
+            connect = serve_in_subprocess(
+                "connect", api_key=connect_key, seed=seed, counts=sizes.connect_counts()
+            )
+            started.append(connect)
+            codat = serve_in_subprocess("codat", seed_overrides=sizes.codat_overrides(codat_key))
+            started.append(codat)
+        except BaseException:
+            for server in started:
+                server.stop()
+            if own:
+                shutil.rmtree(root, ignore_errors=True)
+            raise
+        env = cls(
+            workdir=root,
+            nuntiq=nuntiq,
+            connect=connect,
+            codat=codat,
+            connect_key=connect_key,
+            codat_key=codat_key,
+            settings={},
+            _own_workdir=own,
+        )
+        env.settings = {name: env.build_settings(name) for name in CONNECTORS}
+        return env
+
+    def stop(self) -> None:
+        for server in (self.codat, self.connect, self.nuntiq):
+            server.stop()
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> ProofEnv:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- settings ----------------------------------------------------------------------------
+
+    def build_settings(self, connector: str) -> dict[str, Any]:
+        """The connector's settings fixture, pointed at this environment's services and keys."""
+        settings = read_settings(REPO_ROOT / "fixtures" / "settings" / f"{connector}.json")
+        settings["customer_number"] = self.customer
+        config = settings["config"]
+        if connector.startswith("connect_"):
+            config["connect_endpoint"] = self.connect.url
+            settings["secrets"][config.get("connect_api_key_secret", "connect_api_key")] = self.connect_key
+        else:
+            codat = dict(config["codat"])
+            codat["server_url"] = self.codat.url
+            config["codat"] = codat
+            settings["secrets"][codat.get("api_key_secret", "codat_api_key")] = self.codat_key
+        return settings
+
+    def write_settings(self, connector: str, settings: Mapping[str, Any] | None = None) -> Path:
+        path = self.workdir / f"settings-{connector}.json"
+        path.write_text(json.dumps(settings or self.settings[connector], indent=2), encoding="utf-8")
+        return path
+
+    @property
+    def secret_values(self) -> dict[str, str]:
+        """Every credential of this environment, by what it is."""
+        bare_connect = self.connect_key.removeprefix("ApiKey ").strip()
+        basic = base64.b64encode(self.codat_key.encode()).decode()
+        values = {
+            "connect api key": self.connect_key,
+            "connect api key (bare)": bare_connect,
+            "connect api key (secret part)": bare_connect.partition(":")[2],
+            "codat api key": self.codat_key,
+            "codat api key (base64 Basic form)": basic,
+        }
+        for i, token in enumerate(self.tokens):
+            values[f"nuntiq job token #{i + 1}"] = token
+        return values
+
+    # -- Nuntiq --------------------------------------------------------------------------------
+
+    def issue_token(self) -> str:
+        response = httpx.post(
+            f"{self.nuntiq.url}/_sandbox/jobs", json={"customer_number": self.customer}, timeout=30
+        )
+        response.raise_for_status()
+        token: str = response.json()["token"]
+        self.tokens.append(token)
+        return token
+
+    def api(self) -> ApiClient:
+        return ApiClient(self.nuntiq.url, self.issue_token(), self.customer)
+
+    def counters(self) -> dict[str, int]:
+        response = httpx.get(
+            f"{self.nuntiq.url}/_sandbox/nuntiq/counters",
+            params={"customer_number": self.customer},
+            timeout=30,
+        )
+        response.raise_for_status()
+        result: dict[str, int] = response.json()
+        return result
+
+    # -- faults and stats -------------------------------------------------------------------------
+
+    @property
+    def servers(self) -> dict[str, RunningServer]:
+        return {"nuntiq": self.nuntiq, "connect": self.connect, "codat": self.codat}
+
+    def set_faults(self, plan: Mapping[str, Any] | None = None, *, seed: int | None = None) -> None:
+        """The same fault plan on every service (each with its own seed), or none."""
+        for offset, server in enumerate(self.servers.values()):
+            body = dict(plan or {})
+            if plan and seed is not None:
+                body["seed"] = seed * 10 + offset
+            server.set_faults(**body)
+
+    def clear_faults(self) -> None:
+        self.set_faults(None)
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        return {name: server.stats() for name, server in self.servers.items()}
+
+    def reset_stats(self) -> None:
+        for server in self.servers.values():
+            with server.admin() as client:
+                client.post("/_sandbox/stats/reset").raise_for_status()
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    def run(
+        self,
+        connector: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        settings: Mapping[str, Any] | None = None,
+        token: str | None = None,
+        label: str = "",
+    ) -> RunRecord:
+        """Run ``connector`` once in this process; the record keeps its log and report."""
+        buffer = io.StringIO()
+        report = run_connector(
+            connector,
+            settings or self.settings[connector],
+            api_url=self.nuntiq.url,
+            job_token=token or self.issue_token(),
+            params=params,
+            log_stream=buffer,
+            log_format="json",
+        )
+        record = RunRecord(connector, report, buffer.getvalue(), label)
+        self.runs.append(record)
+        return record
+
+    def run_until_ok(self, connector: str, attempts: int = 3) -> RunRecord:
+        record = self.run(connector, label="settle")
+        for _ in range(attempts - 1):
+            if record.ok:
+                break
+            record = self.run(connector, label="settle")
+        return record
+
+    def texts(self) -> Iterator[tuple[str, str]]:
+        """(where, text) of every log and error text the environment has seen."""
+        for i, record in enumerate(self.runs):
+            where = f"run {i + 1} {record.connector}"
+            yield f"{where} log", record.log
+            if record.report.error:
+                yield f"{where} error", record.report.error
+            if record.report.error_trace:
+                yield f"{where} traceback", record.report.error_trace
+            if record.report.result is not None:
+                yield f"{where} result", json.dumps(record.report.result, default=str)
+        yield from self.extra_texts

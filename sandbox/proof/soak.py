@@ -1,0 +1,153 @@
+"""Soak: the four connectors on a schedule while the sources change and ~10% of requests fail.
+
+Each scheduled round runs every connector once (in :data:`~sandbox.proof.env.CONNECTORS`
+order) with the same fault mix on every service (429 with ``Retry-After: 1``, 502, 503,
+dropped connections, slow answers), then changes the sources. A run that gives up after
+its retries fails through ``delta_run`` and is simply retried by the next round; those
+are counted, not hidden. After the last round the faults are switched off and every
+connector runs once more (the schedule's next tick, which also picks up the last
+round's changes); then Nuntiq and Codat are compared with the ground truth.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from sandbox.proof.changes import SourceChanger
+from sandbox.proof.env import CONNECTORS, SMALL, SOAK_FAULTS, ProofEnv, RunRecord, Sizes, short_retries
+from sandbox.proof.truth import TruthReport, compare
+
+
+@dataclass
+class SoakResult:
+    rounds: int
+    runs: list[RunRecord]
+    settle_runs: list[RunRecord]
+    stats: dict[str, dict[str, int]]
+    truth: TruthReport
+    changes: Counter[str]
+    counters: dict[str, int]
+    codat_uploads: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def failed_runs(self) -> int:
+        return sum(1 for r in self.runs if not r.ok)
+
+    @property
+    def settle_failed(self) -> int:
+        return sum(1 for r in self.settle_runs if not r.ok)
+
+    @property
+    def requests(self) -> int:
+        return sum(s.get("requests", 0) for s in self.stats.values())
+
+    @property
+    def faults(self) -> int:
+        return sum(s.get("faults", 0) for s in self.stats.values())
+
+    @property
+    def retries(self) -> int:
+        return sum(r.retries for r in self.runs + self.settle_runs)
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.truth.mismatches == 0 and self.truth.duplicates == 0 and self.truth.cursor_regressions == 0
+        )
+
+    def lines(self) -> list[str]:
+        out = [
+            f"rounds                : {self.rounds} (each runs {len(CONNECTORS)} connectors)",
+            f"runs                  : {len(self.runs)}",
+            f"failed runs           : {self.failed_runs} (retried by the next round)",
+            f"settle runs           : {len(self.settle_runs)} after faults off, {self.settle_failed} failed",
+            f"requests              : {self.requests} ("
+            + ", ".join(f"{k} {v.get('requests', 0)}" for k, v in self.stats.items())
+            + ")",
+            f"faults injected       : {self.faults} ("
+            + ", ".join(
+                f"{k}: " + " ".join(f"{n[6:]}={c}" for n, c in sorted(v.items()) if n.startswith("fault_"))
+                for k, v in self.stats.items()
+            )
+            + f"; slow answers {sum(s.get('slow', 0) for s in self.stats.values())})",
+            f"retries (log warnings): {self.retries}",
+            f"records               : {self.counters.get('suppliers_written', 0)} supplier rows written",
+            f"documents             : {self.counters.get('source_documents_created', 0)} Nuntiq "
+            f"source documents, {self.codat_uploads} files uploaded to Codat",
+            "source changes        : " + ", ".join(f"{k} {v}" for k, v in sorted(self.changes.items())),
+            f"ground truth          : {self.truth.summary()}",
+            f"mismatches            : {self.truth.mismatches}",
+            f"duplicates            : {self.truth.duplicates}",
+            f"cursor regressions    : {self.truth.cursor_regressions}",
+        ]
+        out += [f"  {finding}" for finding in self.truth.findings[:40]]
+        out += [f"  failed: {text}" for text in self.failures[:10]]
+        return out
+
+
+def run_soak(
+    env: ProofEnv,
+    *,
+    rounds: int = 20,
+    seed: int = 7,
+    faults: dict[str, object] | None = None,
+    out: TextIO | None = None,
+) -> SoakResult:
+    rng = random.Random(seed)
+    changer = SourceChanger(env, rng)
+    plan = dict(SOAK_FAULTS if faults is None else faults)
+    records: list[RunRecord] = []
+    settle: list[RunRecord] = []
+    failures: list[str] = []
+    env.reset_stats()
+    with short_retries():
+        for number in range(1, rounds + 1):
+            env.set_faults(plan, seed=seed * 1000 + number)
+            for connector in CONNECTORS:
+                record = env.run(connector, label=f"round {number}")
+                records.append(record)
+                if not record.ok:
+                    failures.append(f"round {number} {connector}: {record.report.error}")
+            if out is not None:
+                states = " ".join("ok" if r.ok else "FAIL" for r in records[-len(CONNECTORS) :])
+                print(f"round {number:>3}/{rounds}: {states}", file=out, flush=True)
+            env.clear_faults()  # admin changes never see faults; the next round sets them again
+            changer.round()
+        env.clear_faults()
+        stats = env.stats()
+        for connector in CONNECTORS:
+            settle.append(env.run_until_ok(connector))
+    truth = compare(env)
+    uploads = len(_uploads(env))
+    return SoakResult(
+        rounds=rounds,
+        runs=records,
+        settle_runs=settle,
+        stats=stats,
+        truth=truth,
+        changes=changer.done,
+        counters=env.counters(),
+        codat_uploads=uploads,
+        failures=failures,
+    )
+
+
+def _uploads(env: ProofEnv) -> list[dict[str, object]]:
+    import httpx
+
+    response = httpx.get(f"{env.codat.url}/_sandbox/codat/uploads", timeout=30)
+    response.raise_for_status()
+    files: list[dict[str, object]] = response.json()["files"]
+    return files
+
+
+def main(
+    rounds: int = 20, seed: int = 7, sizes: Sizes = SMALL, out: TextIO | None = None
+) -> tuple[int, SoakResult]:
+    with ProofEnv.start(sizes, seed=seed) as env:
+        result = run_soak(env, rounds=rounds, seed=seed, out=out)
+    return (0 if result.ok else 1), result

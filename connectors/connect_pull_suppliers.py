@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from adapters.connect import ListingsSource, PartnerDirectory, client_from_context, settings_from_context
@@ -88,7 +89,11 @@ def run(context: Any) -> dict[str, Any]:
     settings = settings_from_context(context)
     client = client_from_context(context, settings)
     source = ListingsSource(
-        client, logger=context.logger, page_size=settings.page_size, max_tie_ids=settings.max_tie_ids
+        client,
+        logger=context.logger,
+        page_size=settings.page_size,
+        max_tie_ids=settings.max_tie_ids,
+        lookback=timedelta(seconds=settings.lookback_seconds),
     )
     partners = PartnerDirectory(client, logger=context.logger)
     mapper = VendorMapper(partners)

@@ -44,6 +44,11 @@ class ConnectSettings(BaseModel):
     page_size: int = Field(100, ge=1, le=1000, description="records requested per page")
     connect_timeout: float = Field(15.0, gt=0, description="seconds to establish a connection")
     read_timeout: float = Field(60.0, gt=0, description="seconds to wait for response bytes")
+    lookback_seconds: float = Field(
+        120.0,
+        ge=0,
+        description="subtracted from the stored cursor: records committed late with an earlier time",
+    )
     max_tie_ids: int = Field(
         1000,
         ge=1,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connect.client import ConnectClient, R
@@ -37,6 +37,12 @@ __all__ = [
     "TierAccountsSource",
     "payload_hash",
 ]
+
+
+#: Connect stamps ``updated`` when a change is made, not when it becomes visible, so a
+#: record can appear with a time just before one already read; re-reading a short
+#: window costs little because every sink is idempotent
+DEFAULT_LOOKBACK = timedelta(minutes=2)
 
 
 def _utcnow() -> datetime:
@@ -70,6 +76,7 @@ class ConnectStreamSource:
         max_tie_ids: int = 1000,
         path_params: Mapping[str, str] | None = None,
         extra_filter: R | None = None,
+        lookback: timedelta = DEFAULT_LOOKBACK,
         now: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.client = client
@@ -82,6 +89,8 @@ class ConnectStreamSource:
         self.path = self.spec.format_path(**dict(path_params or {}))
         self.extra_filter = extra_filter if extra_filter is not None else R()
         self._now = now
+        #: read by the sync driver: subtracted from the stored cursor before the next run
+        self.lookback = lookback
 
     @property
     def name(self) -> str:

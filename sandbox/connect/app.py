@@ -24,7 +24,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from sandbox.admin import install_faults
 from sandbox.connect.seed import (
@@ -204,8 +204,17 @@ class ConnectData:
 
 
 class GenerateRequest(BaseModel):
+    """``{"seed": 1, "counts": {"listings": 5000}}``; top-level counts (``{"listings": 5000}``) work too."""
+
+    model_config = ConfigDict(extra="allow")
+
     seed: int = 1
     counts: dict[str, int] = Field(default_factory=dict)
+
+    def all_counts(self) -> dict[str, int]:
+        counts = {k: int(v) for k, v in (self.model_extra or {}).items()}
+        counts.update(self.counts)
+        return counts
 
 
 class MutateRequest(BaseModel):
@@ -358,7 +367,7 @@ def create_app(
     @app.post(f"{admin}/generate")
     def admin_generate(body: GenerateRequest) -> dict[str, Any]:
         with store.lock:
-            store.load(body.seed, body.counts)
+            store.load(body.seed, body.all_counts())
             return {"seed": body.seed, "counts": {n: len(c.records) for n, c in store.collections.items()}}
 
     @app.post(f"{admin}/mutate")

@@ -17,6 +17,7 @@ import io
 import json
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -201,6 +202,8 @@ def format_table(results: list[DemoResult]) -> str:
 
 
 def main(verbose: bool = False) -> int:
+    started = time.monotonic()
+    print("starting sandbox services and running each demo connector twice ...", file=sys.stderr, flush=True)
     results = run_demo(verbose=verbose)
     print(format_table(results))
     print()
@@ -220,6 +223,7 @@ def main(verbose: bool = False) -> int:
                 else "did NOT start from the first run's cursor"
             )
         )
+    print(f"demo finished in {time.monotonic() - started:.1f}s: {'ok' if ok else 'FAILED'}")
     return 0 if ok else 1
 
 

@@ -77,6 +77,25 @@ def _target(url: str) -> str:
     return " / ".join(names) or "the requested resource"
 
 
+def _unreadable_success(exc: BaseException) -> Failure | None:
+    """A 2xx answer whose body the SDK could not parse (``CodatFilesClient`` attaches it).
+
+    Without this the run failed with the parser's bare text ("EOF while parsing a value
+    at line 1 column 58"), naming neither Codat nor the request.
+    """
+    response = getattr(exc, "raw_response", None)
+    if not isinstance(exc, ValueError) or not isinstance(response, httpx.Response):
+        return None
+    if not 200 <= response.status_code < 300:
+        return None
+    return Failure(
+        FailureClass.INVALID,
+        f"Codat answered {response.status_code} with a body that is not valid JSON or not the "
+        f"documented shape ({response.request.url.path}): {exc}",
+        response.status_code,
+    )
+
+
 def make_classifier(api_key_secret: str = "codat_api_key") -> Classifier:
     """A classifier whose auth hint names the secret the settings point at."""
 
@@ -87,7 +106,7 @@ def make_classifier(api_key_secret: str = "codat_api_key") -> Classifier:
                 f"Codat unreachable or connection lost: {type(exc).__name__}: {exc}",
             )
         if not isinstance(exc, (*_SDK_ERRORS, sdk_errors.SDKError)):
-            return None
+            return _unreadable_success(exc)
         response: httpx.Response | None = getattr(exc, "raw_response", None)
         status = response.status_code if response is not None else None
         if status is None and isinstance(exc, sdk_errors.SDKError) and exc.status_code > 0:

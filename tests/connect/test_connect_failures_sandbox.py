@@ -125,3 +125,36 @@ def test_select_exclusions_are_applied_by_the_sandbox(connect: RunningServer) ->
     assert all("activation_key" not in i.as_mapping() for i in items)
     raw = httpx.get(f"{connect.url}/_sandbox/connect/dump/requests").json()
     assert all("activation_key" in r for r in raw)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "run"),
+    [
+        ("/billing/batches/[^/]+/files$", "batch_files"),
+        ("/media/folders/streams_batches/", "batch_files"),
+        ("/partners/", "partner"),
+        ("/subscriptions/requests$", "subscription_requests"),
+        ("/tier/accounts$", "tier_accounts"),
+    ],
+)
+def test_every_call_kind_is_retried_under_the_policy(
+    connect: RunningServer, fake_clock: FakeClock, pattern: str, run: str
+) -> None:
+    from adapters.connect import SubscriptionRequestsSource, TierAccountsSource
+
+    connect.set_faults(script=[503, 429], retry_after=1, path_pattern=pattern)
+    client = make_client(connect.url, page_size=15)
+    if run == "batch_files":
+        documents = list(BillingBatchFilesSource(client, retrier=retrier(fake_clock)).fetch_since(None))
+        assert all(d.open().read() for d in documents)
+    elif run == "partner":
+        assert PartnerDirectory(client, retrier=retrier(fake_clock)).get(
+            httpx.get(f"{connect.url}/_sandbox/connect/truth").json()["vendor_ids"][0]
+        )
+    elif run == "subscription_requests":
+        assert (
+            len(list(SubscriptionRequestsSource(client, retrier=retrier(fake_clock)).fetch_since(None))) == 40
+        )
+    else:
+        assert len(list(TierAccountsSource(client, retrier=retrier(fake_clock)).fetch_since(None))) == 20
+    assert len(fake_clock.sleeps) == 2 and fake_clock.sleeps[1] >= 1.0

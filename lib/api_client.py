@@ -28,16 +28,25 @@ class ApiError(Exception):
     ``status_code`` is the HTTP status, or 0 when the server could not be reached or
     the response was cut off. ``response_body`` is the raw body as text ("" if none).
     ``str(e)`` is ``"API error {status}: {message}"``; it never contains the job token.
+    ``retry_after`` is the raw ``Retry-After`` header of a 429/503 (``None`` if absent), so
+    a retry policy can wait as long as the server asked instead of guessing.
     """
 
-    def __init__(self, status_code: int, response_body: str = "", message: str | None = None) -> None:
+    def __init__(
+        self,
+        status_code: int,
+        response_body: str = "",
+        message: str | None = None,
+        retry_after: str | None = None,
+    ) -> None:
         self.status_code = status_code
         self.response_body = response_body
+        self.retry_after = retry_after
         self.message = message if message is not None else _message_from_body(status_code, response_body)
         super().__init__(f"API error {status_code}: {self.message}")
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.status_code, self.response_body, self.message))
+        return (type(self), (self.status_code, self.response_body, self.message, self.retry_after))
 
 
 def _message_from_body(status_code: int, body: str) -> str:
@@ -200,7 +209,11 @@ class ApiClient:
         except requests.RequestException as exc:
             raise self._unreachable(exc) from None
         if response.status_code >= 300:
-            raise ApiError(response.status_code, self._hide(response.text))
+            raise ApiError(
+                response.status_code,
+                self._hide(response.text),
+                retry_after=response.headers.get("Retry-After"),
+            )
         return response
 
     def _parse(self, response: requests.Response) -> Any:

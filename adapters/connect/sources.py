@@ -12,12 +12,13 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from connect.client import ConnectClient, R
 
 from adapters.connect.errors import classify_connect_error
-from adapters.connect.paging import get_path, iter_keyset
+from adapters.connect.paging import fetch_page, get_path, iter_keyset
 from adapters.connect.query import window_filter
 from adapters.connect.streams import StreamSpec, get_stream
 from adapters.cursor import CursorError, parse_timestamp
@@ -77,7 +78,7 @@ class ConnectStreamSource:
         path_params: Mapping[str, str] | None = None,
         extra_filter: R | None = None,
         lookback: timedelta = DEFAULT_LOOKBACK,
-        now: Callable[[], datetime] = _utcnow,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         self.client = client
         self.spec = get_stream(spec) if isinstance(spec, str) else spec
@@ -104,6 +105,32 @@ class ConnectStreamSource:
     def classifier(self) -> Classifier:
         return classify_connect_error
 
+    def window_end(self) -> datetime:
+        """Where an ``UNORDERED`` run's window closes: the *server's* time at the start.
+
+        Records updated after that are left to the next run, whose lower bound (the
+        greatest cursor read now) lies before it. Taking the server's ``Date`` header
+        rather than our own clock keeps a skewed local clock from opening a gap; an
+        injected ``now`` wins (tests, cassettes), and without a ``Date`` header the
+        local clock is the fallback.
+        """
+        if self._now is not None:
+            return self._now()
+
+        def probe() -> datetime | None:
+            fetch_page(self.client, self.path, "", limit=0, offset=0)
+            response = self.client.response
+            header = response.headers.get("Date") if response is not None else None
+            if not header:
+                return None
+            try:
+                return parsedate_to_datetime(header).astimezone(UTC)
+            except (TypeError, ValueError):
+                return None
+
+        server_now = self.retrier.call(probe, step=f"connect.{self.spec.name}.server_time")
+        return server_now or _utcnow()
+
     def base_filter(self, cursor: datetime | None) -> R:
         """The filter for a run starting at ``cursor`` (exposed so tests can check it)."""
         spec = self.spec
@@ -111,7 +138,7 @@ class ConnectStreamSource:
         if spec.filter_field is None or spec.ordering is Ordering.FULL_SCAN:
             return query
         if spec.ordering is Ordering.UNORDERED:
-            return query & window_filter(spec.filter_field, cursor, self._now())
+            return query & window_filter(spec.filter_field, cursor, self.window_end())
         return query & window_filter(spec.filter_field, cursor)
 
     def iter_raw(self, cursor: datetime | None) -> Iterator[dict[str, Any]]:

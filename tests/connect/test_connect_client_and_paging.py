@@ -202,3 +202,23 @@ def test_record_with_garbage_cursor_names_record_and_value(fake_clock: FakeClock
     with pytest.raises(AdapterError):
         source.to_item({"id": "LST-2", "updated": "next week"})
     assert "LST-2" in str(caught.value) and "next week" in str(caught.value)
+
+
+def test_window_closes_at_the_servers_clock_not_ours(fake_clock: FakeClock) -> None:
+    from adapters.connect import SubscriptionAssetsSource
+
+    client = ScriptedClient([([], "items 0-0/7"), ([], "items 0-0/0")])
+    original_get = client.get
+
+    def get_with_date(url: str, **kwargs: Any) -> Any:
+        result = original_get(url, **kwargs)
+        assert client.response is not None
+        client.response.headers["Date"] = "Sat, 01 Jun 2024 08:30:00 GMT"
+        return result
+
+    client.get = get_with_date  # type: ignore[method-assign]
+    source = SubscriptionAssetsSource(client, retrier=_retrier(fake_clock))  # type: ignore[arg-type]
+    assert list(source.fetch_since(datetime(2024, 5, 1, tzinfo=UTC))) == []
+    probe, _page = client.calls
+    assert probe[1]["limit"] == 0
+    assert "lt(events.updated.at,2024-06-01T08:30:00.000000Z)" in client.queries()[1]

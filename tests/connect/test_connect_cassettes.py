@@ -244,3 +244,14 @@ def test_query_matcher_ignores_part_order_but_not_content() -> None:
     _query_unordered(a, b)
     with pytest.raises(AssertionError):
         _query_unordered(a, c)
+
+
+@pytest.mark.vcr
+def test_window_closes_at_recorded_server_time(endpoint: tuple[str, str], vcr: Any) -> None:
+    """No injected clock: the window end comes from the server's Date header (recorded)."""
+    source = SubscriptionRequestsSource(client_for(endpoint))
+    items = list(itertools.islice(source.fetch_since(SINCE), LIMIT))
+    check_records(items, Ordering.UNORDERED)
+    uris = [r.uri for r in vcr.requests]
+    assert "limit=0" in uris[0]
+    assert all("lt(events.updated.at," in u for u in uris[1:])

@@ -5,7 +5,10 @@ Cassettes live in ``fixtures/cassettes/connect`` and are replayed only (record m
 
 * against the local sandbox:
   ``CONNECT_RECORD=sandbox .venv/bin/pytest tests/connect/test_connect_cassettes.py``
-* against real Connect: set ``CONNECT_API_KEY`` and ``CONNECT_ENDPOINT`` as well.
+* against real Connect: set ``CONNECT_API_KEY`` (``ApiKey SU-...:...``) and ``CONNECT_ENDPOINT``
+  (``https://api.connect.cloudblue.com/public/v1``), plus ``CONNECT_MEDIA_FOLDER``
+  (``<folder type>/<folder name>``) for the media-files cassette. The scripted 429
+  cassette stays sandbox-recorded (real Connect cannot be made to answer 429 on demand).
 
 Only Connect traffic (paths under ``/public/v1``) is recorded; the Nuntiq sandbox the
 connector tests write to always runs live. ``Authorization`` is dropped from recorded

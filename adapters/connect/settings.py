@@ -42,7 +42,7 @@ class ConnectSettings(BaseModel):
     endpoint: str = Field(DEFAULT_ENDPOINT, description="Connect API base URL, ending in /public/v1")
     api_key_secret: str = Field(DEFAULT_API_KEY_SECRET, description="name of the secret holding the API key")
     page_size: int = Field(100, ge=1, le=1000, description="records requested per page")
-    connect_timeout: float = Field(15.0, gt=0, description="seconds to establish a connection")
+    connection_timeout: float = Field(15.0, gt=0, description="seconds to establish a connection")
     read_timeout: float = Field(60.0, gt=0, description="seconds to wait for response bytes")
     lookback_seconds: float = Field(
         120.0,
@@ -100,7 +100,7 @@ def build_client(settings: ConnectSettings, api_key: str | SecretStr) -> Connect
         default_limit=settings.page_size,
         max_retries=0,
         logger=None,
-        timeout=(settings.connect_timeout, settings.read_timeout),
+        timeout=(settings.connection_timeout, settings.read_timeout),
         resourceset_append=False,
     )
 

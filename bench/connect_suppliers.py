@@ -61,7 +61,7 @@ def _context(nuntiq_url: str, customer: str, config: dict[str, Any] | None = Non
         customer,
         settings,
         params={"since_override": SINCE},
-        log_stream=open(os.devnull, "w"),  # noqa: SIM115 - lives as long as the child process
+        log_stream=open(os.devnull, "w"),  # kept open for the life of the child process
         keep_log_records=False,
     )
 
@@ -245,7 +245,8 @@ def format_report(report: dict[str, Any]) -> str:
             f"speedup adapter vs baseline: {r['speedup_vs_baseline']}x "
             f"(target >= 3x: {verdict(r['target_speedup_3x'])}); "
             f"adapter at page size 100 vs baseline: {r['speedup_p100_vs_baseline']}x; "
-            f"adapter / floor: {r['adapter_over_floor']}x (target <= 1.5x: {verdict(r['target_floor_1_5x'])}); "
+            f"adapter / floor: {r['adapter_over_floor']}x "
+            f"(target <= 1.5x: {verdict(r['target_floor_1_5x'])}); "
             f"baseline peak RSS / adapter: {r['baseline_rss_over_adapter']}x"
         )
     return "\n".join(out)

@@ -6,7 +6,7 @@ first). Every measurement therefore runs ``python -m bench.harness <module:funct
 '<json kwargs>'`` in a new interpreter: the child imports the variant's module,
 records its resident size after the imports (the interpreter's own floor), calls
 the function, and prints one JSON line with the function's result plus
-``peak_rss_mb`` (``ru_maxrss`` of the child only) and ``rss_before_mb``.
+``peak_rss_mb`` (the child's own high-water mark, see :func:`peak_rss_mb`) and ``rss_before_mb``.
 
 The variant function times its own work (``seconds``) so interpreter start-up and
 imports are not part of the wall time. The sandbox services a variant talks to run
@@ -36,7 +36,20 @@ class VariantFailed(RuntimeError):
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set size in MiB (Linux reports ``ru_maxrss`` in KiB)."""
+    """This process's peak resident set size in MiB.
+
+    On Linux this is ``VmHWM`` from ``/proc/self/status``, not ``ru_maxrss``: the kernel
+    carries ``ru_maxrss`` over ``execve``, so a child started from a big parent would
+    report at least the parent's size. ``VmHWM`` belongs to the address space, which
+    ``execve`` replaces. Elsewhere ``ru_maxrss`` is the best there is.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     scale = 1024 * 1024 if sys.platform == "darwin" else 1024
     return round(peak / scale, 1)

@@ -11,6 +11,9 @@
   partner lookup and one supplier per vendor), ``save_all()`` every 500 listings, the
   watermark tracked by comparing timestamp strings.
 * ``floor``: plain ``httpx`` offset paging at 1000 a page, JSON parsing only, no writes.
+* ``adapter_source`` (diagnostic): only the adapter's ``ListingsSource.fetch_since`` at
+  1000 a page (keyset paging, page checks, ``RecordItem`` with parsed cursors), without
+  partner lookups or Nuntiq writes: what the paging layer costs next to the floor.
 
 Every variant is a full backfill (``since_override`` far in the past) into a fresh
 Nuntiq customer. Run: ``python -m bench.connect_suppliers [--quick] [--listings N]``.
@@ -28,6 +31,9 @@ from typing import Any
 import httpx
 from connect.client import ConnectClient, R
 
+from adapters.connect import ListingsSource
+from adapters.connect.settings import ConnectSettings, build_client
+from adapters.cursor import parse_timestamp
 from bench.harness import measure, ratio, table, verdict
 from bench.services import (
     CONNECT_API_KEY,
@@ -130,6 +136,15 @@ def variant_baseline(*, nuntiq_url: str, connect_url: str, customer: str) -> dic
     return {"seconds": seconds, "listings": count, "vendors": len(partners)}
 
 
+def variant_adapter_source(*, connect_url: str, page_size: int) -> dict[str, Any]:
+    client = build_client(ConnectSettings(endpoint=connect_url, page_size=page_size), CONNECT_API_KEY)
+    source = ListingsSource(client, page_size=page_size)
+    started = time.perf_counter()
+    count = sum(1 for _ in source.fetch_since(parse_timestamp(SINCE)))
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "listings": count, "vendors": None}
+
+
 def variant_floor(*, connect_url: str, page_size: int = FLOOR_PAGE) -> dict[str, Any]:
     started = time.perf_counter()
     count = 0
@@ -155,7 +170,10 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "adapter_p100": ("bench.connect_suppliers:variant_adapter", {"page_size": RECIPE_PAGE}),
     "baseline": ("bench.connect_suppliers:variant_baseline", {}),
     "floor": ("bench.connect_suppliers:variant_floor", {}),
+    "adapter_source": ("bench.connect_suppliers:variant_adapter_source", {"page_size": FLOOR_PAGE}),
 }
+#: variants that write nothing to Nuntiq
+NO_WRITES = {"floor", "adapter_source"}
 
 
 def nuntiq_suppliers(nuntiq: RunningServer, customer: str) -> dict[str, int]:
@@ -171,14 +189,14 @@ def run_variant(
     ref, kwargs = VARIANTS[name]
     kwargs = {**kwargs, **(extra or {}), "connect_url": connect.url}
     customer = fresh_customer()
-    if name != "floor":
+    if name not in NO_WRITES:
         kwargs.update(nuntiq_url=nuntiq.url, customer=customer)
     with connect.admin() as admin:
         admin.post("/_sandbox/stats/reset").raise_for_status()
     result = measure(ref, **kwargs)
     result["variant"] = name
     result["connect_requests"] = connect.stats().get("requests", 0)
-    if name != "floor":
+    if name not in NO_WRITES:
         result.update(nuntiq_suppliers(nuntiq, customer))
     return result
 
@@ -215,6 +233,7 @@ def _ratios(by: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "speedup_vs_baseline": speedup,
         "speedup_p100_vs_baseline": ratio(_seconds(by, "baseline"), _seconds(by, "adapter_p100")),
         "adapter_over_floor": vs_floor,
+        "source_over_floor": ratio(_seconds(by, "adapter_source"), _seconds(by, "floor")),
         "baseline_rss_over_adapter": ratio(
             by.get("baseline", {}).get("peak_rss_mb"), by.get("adapter", {}).get("peak_rss_mb")
         ),
@@ -247,7 +266,8 @@ def format_report(report: dict[str, Any]) -> str:
             f"adapter at page size 100 vs baseline: {r['speedup_p100_vs_baseline']}x; "
             f"adapter / floor: {r['adapter_over_floor']}x "
             f"(target <= 1.5x: {verdict(r['target_floor_1_5x'])}); "
-            f"baseline peak RSS / adapter: {r['baseline_rss_over_adapter']}x"
+            f"baseline peak RSS / adapter: {r['baseline_rss_over_adapter']}x; "
+            f"adapter source alone / floor: {r['source_over_floor']}x"
         )
     return "\n".join(out)
 

@@ -36,7 +36,7 @@ def test_connect_variants_read_the_same_listings_and_write_the_same_suppliers(
 ) -> None:
     (run,) = connect_report["runs"]
     by = {row["variant"]: row for row in run["rows"]}
-    assert set(by) == {"adapter", "adapter_p100", "baseline", "floor"}
+    assert set(by) == {"adapter", "adapter_p100", "baseline", "floor", "adapter_source"}
     assert {row["listings"] for row in by.values()} == {300}
     writers = [by[name] for name in ("adapter", "adapter_p100", "baseline")]
     vendors = writers[0]["vendors"]

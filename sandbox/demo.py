@@ -1,10 +1,12 @@
-"""``python -m sandbox.cli demo``: every shipped connector, twice, against fresh sandbox services.
+"""``python -m sandbox.cli demo``: every shipped connector, three times, against fresh sandbox services.
 
 Services start in a temporary directory (nothing persists). Each entry of
 :data:`DEMO_CONNECTORS` says which connector to run, which settings fixture to use,
 how to seed its source before the first run and what to change in the source
-between the two runs. The second run must start from the cursor the first one
-committed; the summary table shows that, with the rows each run wrote.
+before the third run. Run 1 loads; run 2 sees no source change and must write
+nothing; run 3 picks up only the change. Every run must start from the cursor the
+one before it committed; the summary table shows that, with the rows each run wrote
+(counted by the Nuntiq service, not by the connector).
 
 To add a connector, append a :class:`DemoConnector`. Config values
 ``"sandbox:<service>"`` start that sandbox service and are replaced by its URL;
@@ -56,7 +58,7 @@ class DemoConnector:
     settings: str
     #: seed the source before the first run; may return config overrides
     prepare: Callable[[DemoEnv], Mapping[str, Any] | None] | None = None
-    #: change the source between the two runs (so the second run has news)
+    #: change the source before the third run (so it has news; the second has none)
     between_runs: Callable[[DemoEnv], None] | None = None
     #: job params for both runs
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -129,12 +131,20 @@ class DemoResult:
 
     @property
     def cursor_carried(self) -> bool:
-        """The second run started from what the first run left stored, stream by stream."""
+        """Each run started from what the run before it left stored, stream by stream."""
         if len(self.runs) < 2:
             return False
-        after = {(s.connector_name, s.stream): s.cursor_after for s in self.runs[0].streams}
-        before = {(s.connector_name, s.stream): s.cursor_before for s in self.runs[1].streams}
-        return bool(after) and all(before.get(key) == value for key, value in after.items())
+        for previous, current in zip(self.runs, self.runs[1:], strict=False):
+            after = {(s.connector_name, s.stream): s.cursor_after for s in previous.streams}
+            before = {(s.connector_name, s.stream): s.cursor_before for s in current.streams}
+            if not after or any(before.get(key) != value for key, value in after.items()):
+                return False
+        return True
+
+    @property
+    def idle_rerun_wrote_nothing(self) -> bool:
+        """The run with no source change (run 2) wrote no rows."""
+        return len(self.runs) >= 2 and self.runs[1].total_rows == 0
 
 
 def run_demo(
@@ -157,8 +167,8 @@ def run_demo(
                     settings["config"].update(entry.prepare(env) or {})
                 settings["config"] = resolve_sandbox_refs(settings["config"], services)
                 runs = []
-                for attempt in (1, 2):
-                    if attempt == 2 and entry.between_runs is not None:
+                for attempt in (1, 2, 3):
+                    if attempt == 3 and entry.between_runs is not None:
                         entry.between_runs(env)
                     token = issue_token(nuntiq.url, settings["customer_number"])
                     runs.append(
@@ -175,8 +185,23 @@ def run_demo(
     return results
 
 
+def _pushed(report: RunReport) -> str:
+    """Files a push connector delivered to its target (not counted by Nuntiq's write counters)."""
+    uploaded = report.result.get("uploaded") if isinstance(report.result, Mapping) else None
+    return str(uploaded) if isinstance(uploaded, int) else "-"
+
+
 def format_table(results: list[DemoResult]) -> str:
-    header = ("connector", "run", "status", "rows written", "stream", "cursor before", "cursor after")
+    header = (
+        "connector",
+        "run",
+        "status",
+        "rows written",
+        "pushed",
+        "stream",
+        "cursor before",
+        "cursor after",
+    )
     rows: list[tuple[str, ...]] = []
     for result in results:
         for number, report in enumerate(result.runs, start=1):
@@ -189,6 +214,7 @@ def format_table(results: list[DemoResult]) -> str:
                         str(number) if first else "",
                         ("ok" if report.ok else "FAILED") if first else "",
                         (str(report.total_rows) if report.total_rows is not None else "n/a") if first else "",
+                        _pushed(report) if first else "",
                         f"{stream.connector_name}/{stream.stream}" if stream else "-",
                         (stream.cursor_before or "(none)") if stream else "-",
                         (stream.cursor_after or "(none)") if stream else "-",
@@ -203,7 +229,11 @@ def format_table(results: list[DemoResult]) -> str:
 
 def main(verbose: bool = False) -> int:
     started = time.monotonic()
-    print("starting sandbox services and running each demo connector twice ...", file=sys.stderr, flush=True)
+    print(
+        "starting sandbox services and running each demo connector three times ...",
+        file=sys.stderr,
+        flush=True,
+    )
     results = run_demo(verbose=verbose)
     print(format_table(results))
     print()
@@ -214,14 +244,17 @@ def main(verbose: bool = False) -> int:
                 ok = False
                 print(f"{result.connector} run {number} failed: {report.error}")
         carried = result.cursor_carried
-        ok = ok and carried
+        idle = result.idle_rerun_wrote_nothing
+        ok = ok and carried and idle
         print(
-            f"{result.connector}: second run "
+            f"{result.connector}: "
             + (
-                "started from the first run's cursor"
+                "each run started from the previous cursor"
                 if carried
-                else "did NOT start from the first run's cursor"
+                else "a run did NOT start from the previous cursor"
             )
+            + "; "
+            + ("run 2 (no source change) wrote nothing" if idle else "run 2 (no source change) WROTE rows")
         )
     print(f"demo finished in {time.monotonic() - started:.1f}s: {'ok' if ok else 'FAILED'}")
     return 0 if ok else 1

@@ -34,7 +34,7 @@ SANDBOX_REF = re.compile(r"^sandbox:([a-z][a-z0-9_]*)$")
 
 #: write-counter kind -> label; custom data rows are bookkeeping, listed but not totalled
 ROW_KINDS = {
-    "suppliers_written": "suppliers",
+    "suppliers_changed": "suppliers",
     "source_documents_created": "source documents",
     "invoices_created": "invoices",
     "lifecycle_messages_created": "lifecycle messages",

@@ -1,4 +1,4 @@
-"""Demo hooks for the Codat connectors: what changes between the two demo runs."""
+"""Demo hooks for the Codat connectors: what changes before the third demo run."""
 
 from __future__ import annotations
 

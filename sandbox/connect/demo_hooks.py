@@ -1,4 +1,4 @@
-"""Demo hooks for the Connect connectors: what changes in Connect between the two demo runs."""
+"""Demo hooks for the Connect connectors: what changes in Connect before the third demo run."""
 
 from __future__ import annotations
 
@@ -15,7 +15,11 @@ def _mutate(url: str, **body: Any) -> dict[str, Any]:
 
 
 def touch_listings(env: Any) -> None:
-    """A tenth of the listings change and three new ones appear (new vendors' listings too)."""
+    """A tenth of the listings change and three new ones appear, all from known vendors.
+
+    The vendors themselves do not change, so the supplier pull reads the changed listings
+    and rightly writes no supplier row.
+    """
     url = env.services.get("connect").url
     _mutate(url, collection="listings", fraction=0.1, add=3)
 

@@ -145,7 +145,7 @@ async def upsert_suppliers(request: Request, customer: str = Depends(current_cus
     if len(items) > MAX_ROWS:
         raise NuntiqError(400, f"too many rows: {len(items)} (at most {MAX_ROWS} per request)")
     store = store_of(request)
-    created = updated = 0
+    created = updated = unchanged = 0
     with store.tx() as conn:
         existing: set[str] = set()
         for item in items:
@@ -187,13 +187,17 @@ async def upsert_suppliers(request: Request, customer: str = Depends(current_cus
             else:
                 name = item.get("supplier_name") or row["supplier_name"]
                 active = row["is_active"] if item.get("is_active") is None else int(bool(item["is_active"]))
-                locations = _merge_locations(json.loads(row["locations"]), incoming_locations)
+                locations = dumps(_merge_locations(json.loads(row["locations"]), incoming_locations))
+                if (name, active, locations) == (row["supplier_name"], row["is_active"], row["locations"]):
+                    unchanged += 1  # an idempotent re-delivery: nothing to write
+                    continue
                 conn.execute(
                     "UPDATE suppliers SET supplier_name = ?, is_active = ?, locations = ?, updated_at = ? "
                     "WHERE pk = ?",
-                    (name, active, dumps(locations), now, row["pk"]),
+                    (name, active, locations, now, row["pk"]),
                 )
                 updated += 1
         store.bump(conn, customer, "suppliers_written", len(items))
+        store.bump(conn, customer, "suppliers_changed", created + updated)
         store.bump(conn, customer, "supplier_requests")
-    return {"created": created, "updated": updated, "count": len(items)}
+    return {"created": created, "updated": updated, "unchanged": unchanged, "count": len(items)}

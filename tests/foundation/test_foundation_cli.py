@@ -139,14 +139,18 @@ def test_bad_usage_is_reported_clearly(tmp_path: Path, capsys: pytest.CaptureFix
     }
 
 
-def test_demo_second_run_uses_first_cursor() -> None:
+def test_demo_idle_rerun_writes_nothing_and_changes_are_picked_up() -> None:
     entries = [d for d in DEMO_CONNECTORS if d.name == "sample_pull_suppliers"]
     (sample,) = run_demo(entries)
     assert all(run.ok for run in sample.runs), [run.error for run in sample.runs]
     assert sample.cursor_carried
-    first, second = sample.runs
+    first, idle, changed = sample.runs
     assert first.total_rows == 24
-    assert second.total_rows is not None and 4 <= second.total_rows < 24  # 3 changed + 1 new (+ boundary)
-    assert second.streams[0].cursor_after != first.streams[0].cursor_after
+    # The inclusive lower bound re-delivers the boundary supplier, but nothing changes.
+    assert idle.total_rows == 0
+    assert sample.idle_rerun_wrote_nothing
+    assert idle.streams[0].cursor_after == first.streams[0].cursor_after
+    assert changed.total_rows == 4  # 3 changed + 1 new
+    assert changed.streams[0].cursor_after != first.streams[0].cursor_after
     table = format_table([sample])
     assert first.streams[0].cursor_after in table and "cursor before" in table

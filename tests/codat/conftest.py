@@ -14,6 +14,7 @@ from adapters.codat.client import CodatFilesClient
 from adapters.codat.settings import CodatSettings
 from sandbox.codat.seed import load_seed
 from sandbox.server import RunningServer, serve_in_thread
+from sandbox.testing import FakeClock, RecordingLogger
 
 SEED = load_seed()
 API_KEY: str = SEED["api_key"]
@@ -21,40 +22,6 @@ COMPANY = "8a210b68-6988-11ed-a1eb-0242ac120002"
 CONNECTION = SEED["companies"][COMPANY]["connections"][0]
 SMALL_COMPANY = "5c3f1a2e-0d4b-4c55-9a61-7f2b3c4d5e6f"
 CASSETTES = Path(__file__).resolve().parents[2] / "fixtures" / "cassettes" / "codat"
-
-
-class ListLogger:
-    """Collects log calls so tests can assert on them."""
-
-    def __init__(self) -> None:
-        self.records: list[tuple[str, str, str | None, Any]] = []
-
-    def info(self, message: str, step: str | None = None, detail: Any = None) -> None:
-        self.records.append(("info", message, step, detail))
-
-    def warn(self, message: str, step: str | None = None, detail: Any = None) -> None:
-        self.records.append(("warn", message, step, detail))
-
-    def error(self, message: str, step: str | None = None, detail: Any = None) -> None:
-        self.records.append(("error", message, step, detail))
-
-    def warnings(self) -> list[str]:
-        return [r[1] for r in self.records if r[0] == "warn"]
-
-
-class FakeClock:
-    """A clock and sleep pair: sleeping advances the clock, nothing really waits."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture(scope="session")
@@ -91,8 +58,8 @@ def client(settings: CodatSettings) -> Iterator[CodatFilesClient]:
 
 
 @pytest.fixture
-def log() -> ListLogger:
-    return ListLogger()
+def log() -> RecordingLogger:
+    return RecordingLogger()
 
 
 @pytest.fixture

@@ -19,11 +19,15 @@ from adapters.failures import AdapterError, FailureClass, RetriesExhausted
 from adapters.records import DocumentItem
 from adapters.retry import Retrier, RetryPolicy
 from sandbox.server import RunningServer
-from tests.codat.conftest import API_KEY, COMPANY, FakeClock, ListLogger, admin_json
+from sandbox.testing import FakeClock, RecordingLogger
+from tests.codat.conftest import API_KEY, COMPANY, admin_json
 
 
 def make_source(
-    client: CodatFilesClient, fake_clock: FakeClock, log: ListLogger | None = None, company: str = COMPANY
+    client: CodatFilesClient,
+    fake_clock: FakeClock,
+    log: RecordingLogger | None = None,
+    company: str = COMPANY,
 ) -> CodatFilesSource:
     retrier = Retrier(
         classify, source="codat", logger=log, sleep=fake_clock.sleep, clock=fake_clock.clock, rand=lambda: 0.5
@@ -37,7 +41,9 @@ def digest(item: DocumentItem) -> str:
 
 
 @pytest.fixture
-def source(client: CodatFilesClient, fake_clock: FakeClock, log: ListLogger) -> Iterator[CodatFilesSource]:
+def source(
+    client: CodatFilesClient, fake_clock: FakeClock, log: RecordingLogger
+) -> Iterator[CodatFilesSource]:
     with make_source(client, fake_clock, log) as s:
         yield s
 
@@ -124,7 +130,7 @@ def test_quota_fails_at_once(source: CodatFilesSource, codat: RunningServer, fak
 
 
 def test_rate_limit_honours_retry_after(
-    source: CodatFilesSource, codat: RunningServer, fake_clock: FakeClock, log: ListLogger
+    source: CodatFilesSource, codat: RunningServer, fake_clock: FakeClock, log: RecordingLogger
 ) -> None:
     codat.set_faults(script=[429, 429], retry_after=7)
     items = list(source.fetch_since(datetime(2026, 1, 14, tzinfo=UTC)))
@@ -143,7 +149,7 @@ def test_dropped_download_is_retried(
 
 
 def test_unreachable_server_retried_within_caps_then_clear_error(
-    fake_clock: FakeClock, log: ListLogger
+    fake_clock: FakeClock, log: RecordingLogger
 ) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -17,7 +17,8 @@ from adapters.ledger import Ledger
 from adapters.records import DocumentItem
 from adapters.retry import Retrier
 from sandbox.server import RunningServer
-from tests.codat.conftest import COMPANY, CONNECTION, FakeClock, ListLogger, admin_json
+from sandbox.testing import FakeClock, RecordingLogger
+from tests.codat.conftest import COMPANY, CONNECTION, admin_json
 
 TEN_MB = 10 * 1024 * 1024
 
@@ -73,7 +74,11 @@ def forty_five() -> list[UploadFile]:
 
 
 def uploader(
-    client: CodatFilesClient, log: ListLogger, clock: FakeClock, ledger: Ledger | None = None, **options: Any
+    client: CodatFilesClient,
+    log: RecordingLogger,
+    clock: FakeClock,
+    ledger: Ledger | None = None,
+    **options: Any,
 ) -> CodatUploader:
     retrier = Retrier(classify, source="codat", logger=log, sleep=clock.sleep, clock=clock.clock)
     return CodatUploader(
@@ -91,7 +96,7 @@ def test_check_upload_rules() -> None:
 
 
 def test_45_files_2_too_large_1_disallowed(
-    client: CodatFilesClient, codat: RunningServer, log: ListLogger, fake_clock: FakeClock
+    client: CodatFilesClient, codat: RunningServer, log: RecordingLogger, fake_clock: FakeClock
 ) -> None:
     result = uploader(client, log, fake_clock).upload(forty_five())
     uploads = admin_json(codat, "GET", "/_sandbox/codat/uploads")
@@ -106,7 +111,7 @@ def test_45_files_2_too_large_1_disallowed(
 
 
 def test_ledger_makes_reruns_send_nothing(
-    client: CodatFilesClient, codat: RunningServer, log: ListLogger, fake_clock: FakeClock
+    client: CodatFilesClient, codat: RunningServer, log: RecordingLogger, fake_clock: FakeClock
 ) -> None:
     ledger = Ledger(MemoryCustomData(), namespace="codat-push/test")  # type: ignore[arg-type]
     files = [file_of(f"r-{i}.csv", f"a,b\n{i},2\n".encode()) for i in range(25)]
@@ -118,7 +123,7 @@ def test_ledger_makes_reruns_send_nothing(
 
 
 def test_pending_entries_are_reconciled_not_resent(
-    client: CodatFilesClient, codat: RunningServer, log: ListLogger, fake_clock: FakeClock
+    client: CodatFilesClient, codat: RunningServer, log: RecordingLogger, fake_clock: FakeClock
 ) -> None:
     api = MemoryCustomData()
     ledger = Ledger(api, namespace="codat-push/test")  # type: ignore[arg-type]
@@ -133,7 +138,7 @@ def test_pending_entries_are_reconciled_not_resent(
 
 
 def test_dropped_upload_is_retried_without_duplicates(
-    client: CodatFilesClient, codat: RunningServer, log: ListLogger, fake_clock: FakeClock
+    client: CodatFilesClient, codat: RunningServer, log: RecordingLogger, fake_clock: FakeClock
 ) -> None:
     codat.set_faults(script=["drop", 503], path_pattern="/connections/")
     result = uploader(client, log, fake_clock).upload([file_of(f"d-{i}.pdf", b"%PDF d") for i in range(4)])
@@ -143,7 +148,7 @@ def test_dropped_upload_is_retried_without_duplicates(
 
 
 def test_upload_sink_batches_and_reports(
-    client: CodatFilesClient, codat: RunningServer, log: ListLogger, fake_clock: FakeClock
+    client: CodatFilesClient, codat: RunningServer, log: RecordingLogger, fake_clock: FakeClock
 ) -> None:
     sink = CodatUploadSink(uploader(client, log, fake_clock))
     when = datetime(2026, 1, 1, tzinfo=UTC)
@@ -158,7 +163,7 @@ def test_upload_sink_batches_and_reports(
 
 @pytest.mark.parametrize("status", [401, 402, 404])
 def test_upload_failures_are_classified(
-    client: CodatFilesClient, codat: RunningServer, log: ListLogger, fake_clock: FakeClock, status: int
+    client: CodatFilesClient, codat: RunningServer, log: RecordingLogger, fake_clock: FakeClock, status: int
 ) -> None:
     from adapters.failures import AdapterError
 
@@ -169,7 +174,7 @@ def test_upload_failures_are_classified(
 
 
 def test_batch_codat_refuses_is_split_and_only_the_culprit_rejected(
-    client: CodatFilesClient, codat: RunningServer, log: ListLogger, fake_clock: FakeClock
+    client: CodatFilesClient, codat: RunningServer, log: RecordingLogger, fake_clock: FakeClock
 ) -> None:
     # a local limit looser than Codat's lets a file through that Codat then refuses
     loose = uploader(client, log, fake_clock, max_bytes=50 * 1024 * 1024)

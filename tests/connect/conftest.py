@@ -30,6 +30,7 @@ import pytest
 from adapters.connect import ConnectSettings, build_client
 from sandbox.connect.app import DEFAULT_API_KEY
 from sandbox.server import RunningServer, serve_in_thread
+from sandbox.testing import FakeClock
 
 CASSETTES = Path(__file__).resolve().parents[2] / "fixtures" / "cassettes" / "connect"
 #: endpoint the client is given when replaying: never contacted, VCR answers instead
@@ -37,37 +38,6 @@ REPLAY_ENDPOINT = "http://127.0.0.1:9/public/v1"
 
 _KEY_PATTERN = re.compile(r"ApiKey\s+[A-Za-z0-9:._\-]+")
 _SIG_PATTERN = re.compile(r"(sig=)[^&\"'\s]+")
-
-
-class ListLogger:
-    """Collects log calls so tests can assert on them."""
-
-    def __init__(self) -> None:
-        self.records: list[tuple[str, str, str | None, Any]] = []
-
-    def info(self, message: str, step: str | None = None, detail: Any = None) -> None:
-        self.records.append(("info", message, step, detail))
-
-    def warn(self, message: str, step: str | None = None, detail: Any = None) -> None:
-        self.records.append(("warn", message, step, detail))
-
-    def error(self, message: str, step: str | None = None, detail: Any = None) -> None:
-        self.records.append(("error", message, step, detail))
-
-
-class FakeClock:
-    """Sleeping advances the clock; nothing really waits."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 # -- sandbox -------------------------------------------------------------------------------

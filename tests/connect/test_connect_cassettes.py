@@ -40,8 +40,8 @@ from connectors import connect_pull_billing_documents, connect_pull_suppliers
 from sandbox.connect.app import DEFAULT_API_KEY
 from sandbox.connect.seed import MEDIA_FOLDER
 from sandbox.server import RunningServer, serve_in_thread
-from sandbox.testing import nuntiq_context
-from tests.connect.conftest import CASSETTES, REPLAY_ENDPOINT, FakeClock, recording_target, secret_values
+from sandbox.testing import FakeClock, nuntiq_context
+from tests.connect.conftest import CASSETTES, REPLAY_ENDPOINT, recording_target, secret_values
 
 SINCE = datetime(2020, 1, 1, tzinfo=UTC)
 #: the window end of the unordered streams is "now"; fixed so the recorded query matches

@@ -23,7 +23,8 @@ from adapters.retry import Retrier
 from sandbox.connect.app import DEFAULT_API_KEY
 from sandbox.connect.seed import MEDIA_FOLDER
 from sandbox.server import RunningServer, serve_in_thread
-from tests.connect.conftest import FakeClock, make_client
+from sandbox.testing import FakeClock
+from tests.connect.conftest import make_client
 from tests.connect.connect_fakes import ScriptedClient
 
 

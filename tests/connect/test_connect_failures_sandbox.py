@@ -16,10 +16,11 @@ from adapters.failures import AdapterError, FailureClass, RetriesExhausted
 from adapters.retry import Retrier, RetryPolicy
 from sandbox.connect.app import DEFAULT_API_KEY
 from sandbox.server import RunningServer
-from tests.connect.conftest import FakeClock, ListLogger, make_client
+from sandbox.testing import FakeClock, RecordingLogger
+from tests.connect.conftest import make_client
 
 
-def retrier(clock: FakeClock, logger: ListLogger | None = None, **policy: float) -> Retrier:
+def retrier(clock: FakeClock, logger: RecordingLogger | None = None, **policy: float) -> Retrier:
     return Retrier(
         classify_connect_error,
         source="connect.test",
@@ -50,7 +51,7 @@ def test_429_with_retry_after_waits_at_least_that_long_then_succeeds(
     connect: RunningServer, fake_clock: FakeClock
 ) -> None:
     connect.set_faults(script=[429], retry_after=2, path_pattern="/public/v1/listings")
-    logger = ListLogger()
+    logger = RecordingLogger()
     source = ListingsSource(make_client(connect.url), retrier=retrier(fake_clock, logger))
     items = list(source.fetch_since(None))
     assert len(items) == 60

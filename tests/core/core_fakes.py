@@ -17,6 +17,7 @@ from typing import Any
 from adapters.failures import Classifier
 from adapters.protocol import Ordering
 from adapters.records import DocumentItem, RecordItem
+from sandbox.testing import RecordingLogger
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -30,26 +31,6 @@ class FakeApiError(Exception):
         super().__init__(f"API error {status_code}")
         self.status_code = status_code
         self.response_body = response_body
-
-
-class RecordingLogger:
-    def __init__(self) -> None:
-        self.records: list[tuple[str, str, str | None, Mapping[str, Any] | None]] = []
-
-    def _log(self, level: str, message: str, step: str | None, detail: Mapping[str, Any] | None) -> None:
-        self.records.append((level, message, step, detail))
-
-    def info(self, message: str, step: str | None = None, detail: Mapping[str, Any] | None = None) -> None:
-        self._log("info", message, step, detail)
-
-    def warn(self, message: str, step: str | None = None, detail: Mapping[str, Any] | None = None) -> None:
-        self._log("warn", message, step, detail)
-
-    def error(self, message: str, step: str | None = None, detail: Mapping[str, Any] | None = None) -> None:
-        self._log("error", message, step, detail)
-
-    def of(self, level: str) -> list[tuple[str, str, str | None, Mapping[str, Any] | None]]:
-        return [r for r in self.records if r[0] == level]
 
 
 class FakeApi:

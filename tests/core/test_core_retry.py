@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from core_fakes import FakeApiError, RecordingLogger
+from core_fakes import FakeApiError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -16,23 +16,9 @@ from pydantic import ValidationError
 from adapters.failures import AdapterError, Failure, FailureClass, RetriesExhausted, parse_retry_after
 from adapters.nuntiq.classifier import classify_nuntiq_error
 from adapters.retry import Retrier, RetryPolicy
+from sandbox.testing import FakeClock, RecordingLogger
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
-
-
-class FakeTime:
-    """clock() and sleep() sharing one fake timeline."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 class Boom(Exception):
@@ -64,7 +50,7 @@ def failing(errors: list[BaseException], result: Any = "ok") -> Callable[[], Any
     return fn
 
 
-def retrier(time: FakeTime, *, logger: Any = None, rand: float = 0.5, **policy: Any) -> Retrier:
+def retrier(time: FakeClock, *, logger: Any = None, rand: float = 0.5, **policy: Any) -> Retrier:
     return Retrier(
         classify,
         source="acme",
@@ -77,14 +63,14 @@ def retrier(time: FakeTime, *, logger: Any = None, rand: float = 0.5, **policy: 
 
 
 def test_transient_failures_retry_with_exponential_backoff() -> None:
-    time = FakeTime()
+    time = FakeClock()
     fn = failing([Boom(FailureClass.TRANSIENT), Boom(FailureClass.TRANSIENT), Boom(FailureClass.TRANSIENT)])
     assert retrier(time, initial_wait=1, multiplier=2).call(fn, step="list") == "ok"
     assert time.sleeps == [1.0, 2.0, 4.0]  # rand 0.5 = no jitter offset
 
 
 def test_retry_after_is_honoured_and_jitter_never_shortens_it() -> None:
-    time = FakeTime()
+    time = FakeClock()
     fn = failing([Boom(FailureClass.RATE_LIMITED, retry_after=7, status=429)] * 2)
     retrier(time, rand=0.0, initial_wait=1).call(fn, step="list")
     assert time.sleeps == [7.0, 7.0]
@@ -94,7 +80,7 @@ def test_retry_after_http_date_form() -> None:
     when = email.utils.format_datetime(NOW + timedelta(seconds=42), usegmt=True)
     seconds = parse_retry_after(when, now=NOW)
     assert seconds == 42
-    time = FakeTime()
+    time = FakeClock()
     fn = failing([Boom(FailureClass.RATE_LIMITED, retry_after=seconds, status=429)])
     retrier(time).call(fn, step="list")
     assert time.sleeps == [42.0]
@@ -110,7 +96,7 @@ def test_retry_after_http_date_form() -> None:
 def test_wait_is_never_below_retry_after_nor_above_max_wait(
     retry_after: float, draw: float, attempts: int, jitter: float
 ) -> None:
-    time = FakeTime()
+    time = FakeClock()
     fn = failing([Boom(FailureClass.RATE_LIMITED, retry_after=retry_after, status=429)] * attempts)
     r = retrier(time, rand=draw, jitter=jitter, max_wait=30, max_total=10_000, max_attempts=10)
     r.call(fn, step="s")
@@ -119,14 +105,14 @@ def test_wait_is_never_below_retry_after_nor_above_max_wait(
 
 
 def test_each_wait_capped_by_max_wait() -> None:
-    time = FakeTime()
+    time = FakeClock()
     fn = failing([Boom(FailureClass.TRANSIENT)] * 5)
     retrier(time, initial_wait=10, multiplier=10, max_wait=15, max_total=1000, rand=0.99).call(fn, step="s")
     assert time.sleeps and max(time.sleeps) == 15
 
 
 def test_retry_after_above_max_wait_gives_up_without_sleeping() -> None:
-    time = FakeTime()
+    time = FakeClock()
     fn = failing([Boom(FailureClass.RATE_LIMITED, retry_after=3600, status=429)])
     with pytest.raises(RetriesExhausted) as caught:
         retrier(time, max_wait=60).call(fn, step="s")
@@ -137,7 +123,7 @@ def test_retry_after_above_max_wait_gives_up_without_sleeping() -> None:
 
 
 def test_total_time_is_bounded() -> None:
-    time = FakeTime()
+    time = FakeClock()
     fn = failing([Boom(FailureClass.TRANSIENT)] * 100)
     with pytest.raises(RetriesExhausted, match="max_total"):
         retrier(time, initial_wait=5, multiplier=1.5, max_wait=20, max_total=60, max_attempts=100).call(
@@ -148,7 +134,7 @@ def test_total_time_is_bounded() -> None:
 
 
 def test_retry_after_that_would_pass_max_total_gives_up_now() -> None:
-    time = FakeTime()
+    time = FakeClock()
     fn = failing([Boom(FailureClass.RATE_LIMITED, retry_after=40, status=429)] * 3)
     with pytest.raises(RetriesExhausted):
         retrier(time, max_wait=50, max_total=60).call(fn, step="s")
@@ -156,7 +142,7 @@ def test_retry_after_that_would_pass_max_total_gives_up_now() -> None:
 
 
 def test_max_attempts_names_class_and_last_status() -> None:
-    time = FakeTime()
+    time = FakeClock()
     fn = failing([Boom(FailureClass.TRANSIENT, status=502), Boom(FailureClass.TRANSIENT, status=504)] * 3)
     with pytest.raises(RetriesExhausted) as caught:
         retrier(time, max_attempts=2).call(fn, step="s")
@@ -168,7 +154,7 @@ def test_max_attempts_names_class_and_last_status() -> None:
     "kind", [FailureClass.AUTH, FailureClass.INVALID, FailureClass.NOT_FOUND, FailureClass.QUOTA]
 )
 def test_non_retryable_fails_on_first_attempt(kind: FailureClass) -> None:
-    time = FakeTime()
+    time = FakeClock()
     original = Boom(kind, status=401)
     fn = failing([original])
     with pytest.raises(AdapterError) as caught:
@@ -179,7 +165,7 @@ def test_non_retryable_fails_on_first_attempt(kind: FailureClass) -> None:
 
 
 def test_unclassified_exceptions_propagate_unchanged() -> None:
-    time = FakeTime()
+    time = FakeClock()
     original = KeyError("nope")
     fn = failing([original])
     with pytest.raises(KeyError) as caught:
@@ -188,7 +174,7 @@ def test_unclassified_exceptions_propagate_unchanged() -> None:
 
 
 def test_non_retryable_after_retries() -> None:
-    time = FakeTime()
+    time = FakeClock()
     fn = failing([Boom(FailureClass.TRANSIENT), Boom(FailureClass.INVALID, status=400)])
     with pytest.raises(AdapterError) as caught:
         retrier(time).call(fn, step="s")
@@ -196,7 +182,7 @@ def test_non_retryable_after_retries() -> None:
 
 
 def test_every_retry_is_logged_with_step_and_detail() -> None:
-    time, logger = FakeTime(), RecordingLogger()
+    time, logger = FakeClock(), RecordingLogger()
     fn = failing(
         [Boom(FailureClass.TRANSIENT, status=503), Boom(FailureClass.RATE_LIMITED, retry_after=3, status=429)]
     )
@@ -266,7 +252,7 @@ def test_nuntiq_retry_after_from_body_or_attribute() -> None:
 
 
 def test_nuntiq_error_through_retrier() -> None:
-    time = FakeTime()
+    time = FakeClock()
     fn = failing([FakeApiError(0), FakeApiError(503, "{}"), FakeApiError(401, "{}")])
     r = Retrier(classify_nuntiq_error, source="nuntiq", sleep=time.sleep, clock=time.clock)
     with pytest.raises(AdapterError) as caught:

@@ -13,7 +13,6 @@ for the local sandbox), optional ``config.connect_api_key_secret`` (default
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 from adapters.connect import BillingBatchFilesSource, client_from_context, settings_from_context
@@ -39,13 +38,7 @@ def run(context: Any) -> dict[str, Any]:
         raise ValueError("config.connector_name is required")
     settings = settings_from_context(context)
     client = client_from_context(context, settings)
-    source = BillingBatchFilesSource(
-        client,
-        logger=context.logger,
-        page_size=settings.page_size,
-        max_tie_ids=settings.max_tie_ids,
-        lookback=timedelta(seconds=settings.lookback_seconds),
-    )
+    source = BillingBatchFilesSource(client, logger=context.logger, **settings.source_options())
     sink = DocumentSink.for_context(context, namespace=f"{connector_name}.{STREAM}", fields=upload_fields)
     summary = sync(context, source, sink, connector_name=connector_name, stream=STREAM)
     result = summary.as_dict()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 from adapters.connect import ListingsSource, PartnerDirectory, client_from_context, settings_from_context
@@ -88,13 +87,7 @@ def run(context: Any) -> dict[str, Any]:
         raise ValueError("config.connector_name is required")
     settings = settings_from_context(context)
     client = client_from_context(context, settings)
-    source = ListingsSource(
-        client,
-        logger=context.logger,
-        page_size=settings.page_size,
-        max_tie_ids=settings.max_tie_ids,
-        lookback=timedelta(seconds=settings.lookback_seconds),
-    )
+    source = ListingsSource(client, logger=context.logger, **settings.source_options())
     partners = PartnerDirectory(client, logger=context.logger)
     mapper = VendorMapper(partners)
     # Supplier upserts are idempotent, so a failed save is retried like any other call.

@@ -9,6 +9,7 @@ as a ``SecretStr`` so it never shows up in a repr, a log line or an exception.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -64,6 +65,15 @@ class ConnectSettings(BaseModel):
         if not urlsplit(value).path:
             value += API_PATH  # a bare host (e.g. a local sandbox URL) means its public API
         return value
+
+    def source_options(self) -> dict[str, Any]:
+        """The keyword arguments every Connect source takes from settings, so connectors
+        wire a source in one line and cannot forget one of them."""
+        return {
+            "page_size": self.page_size,
+            "max_tie_ids": self.max_tie_ids,
+            "lookback": timedelta(seconds=self.lookback_seconds),
+        }
 
 
 def settings_from_context(context: ContextLike, **overrides: Any) -> ConnectSettings:

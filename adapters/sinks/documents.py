@@ -6,7 +6,11 @@ already uploaded some. This sink runs every upload through the server-side deliv
 ledger (:mod:`adapters.ledger`): ``pending`` (with the file's sha256, size and name) is
 written before the upload, ``done`` (with the document id) after it. On a rerun, done
 keys are skipped; a pending key is reconciled by listing source documents created after
-the pending mark and matching file name + sha256 before anything is uploaded again.
+the pending mark and matching file name + sha256 *and* the delivery key the sink sends
+with every upload (form field :data:`DELIVERY_FIELD`, kept as a document property)
+before anything is uploaded again. Name + sha256 alone is not enough: the same file
+often exists in another document (another connector's copy, a re-upload), and taking
+that one for ours would lose this delivery.
 
 Content is streamed into a ``SpooledTemporaryFile`` while it is hashed, so a big file
 is never held in memory by the sink (small ones stay in memory, big ones go to disk),
@@ -30,9 +34,11 @@ from adapters.retry import Retrier, RetryPolicy
 from adapters.runtime import ApiLike, ContextLike
 from adapters.sinks.base import SinkError
 
-__all__ = ["DocumentIntegrityError", "DocumentSink"]
+__all__ = ["DELIVERY_FIELD", "DocumentIntegrityError", "DocumentSink"]
 
 SOURCE_DOCUMENTS_PATH = "/v1/source-documents"
+#: form field (document property) naming the ledger row an upload delivers
+DELIVERY_FIELD = "adapters_delivery_key"
 _CHUNK = 1024 * 1024
 _LIST_PAGE = 100
 
@@ -100,16 +106,18 @@ class DocumentSink:
         return self._skipped
 
     def add(self, item: DocumentItem) -> None:
+        delivery = self.ledger.row_key(item.key)
         with self._spool(item) as (spool, sha256, size):
 
             def send() -> Mapping[str, Any]:
                 spool.seek(0)
                 extra = dict(self.fields(item)) if self.fields is not None else {}
+                extra[DELIVERY_FIELD] = delivery
                 body = self.api.upload_source_documents(files=[(item.name, spool, item.media_type)], **extra)
                 return _result(body)
 
             def find(entry: LedgerEntry) -> Mapping[str, Any] | None:
-                return self._find(entry, name=item.name, sha256=sha256)
+                return self._find(entry, name=item.name, sha256=sha256, delivery=delivery)
 
             outcome = self.once.deliver(
                 item.key,
@@ -139,8 +147,8 @@ class DocumentSink:
     def _spool(self, item: DocumentItem) -> _Spooled:
         return _Spooled(item, self.spool_max_bytes)
 
-    def _find(self, entry: LedgerEntry, *, name: str, sha256: str) -> Mapping[str, Any] | None:
-        """A source document created since ``entry`` was marked that holds this very file."""
+    def _find(self, entry: LedgerEntry, *, name: str, sha256: str, delivery: str) -> Mapping[str, Any] | None:
+        """A source document this sink created since ``entry`` was marked, holding this very file."""
         created_after = format_cursor(self.once.search_from(entry))
         page = 1
         while True:
@@ -150,6 +158,9 @@ class DocumentSink:
             )
             items = body.get("items", []) if isinstance(body, Mapping) else []
             for document in items:
+                properties = document.get("properties") or {}
+                if not isinstance(properties, Mapping) or properties.get(DELIVERY_FIELD) != delivery:
+                    continue
                 for file in document.get("files") or []:
                     if file.get("file_name") == name and file.get("sha256") == sha256:
                         return _result(document)

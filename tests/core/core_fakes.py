@@ -102,7 +102,13 @@ class FakeApi:
                 }
             )
         created = self.tick().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        doc = {"id": f"doc-{next(self._ids)}", "created_at": created, "files": entries, "fields": kwargs}
+        doc = {
+            "id": f"doc-{next(self._ids)}",
+            "created_at": created,
+            "files": entries,
+            "fields": kwargs,
+            "properties": dict(kwargs),  # the API keeps form fields as the document's properties
+        }
         self.documents.append(doc)
         if self.fail_upload_after_create:
             raise FakeApiError(self.fail_upload_after_create.pop(0), "{}")

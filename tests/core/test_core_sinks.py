@@ -15,6 +15,7 @@ from adapters.protocol import Ordering
 from adapters.records import DocumentItem, RecordItem
 from adapters.retry import Retrier
 from adapters.sinks import DocumentIntegrityError, DocumentSink, LoadSink, LoadValidationError, MappingError
+from adapters.sinks.documents import DELIVERY_FIELD
 from adapters.sync import sync
 
 # -- LoadSink ---------------------------------------------------------------------------------
@@ -195,13 +196,27 @@ def test_crash_after_upload_before_done_is_reconciled() -> None:
     ledger = Ledger(api, namespace="docs", now=api.tick)
     # what a process killed right after the upload leaves behind
     entry = ledger.mark_pending("d1", fingerprint=hashlib.sha256(b"hello").hexdigest(), detail={})
-    api.upload_source_documents(files=[("d1.pdf", b"hello", "application/pdf")])
+    api.upload_source_documents(
+        files=[("d1.pdf", b"hello", "application/pdf")], **{DELIVERY_FIELD: ledger.row_key("d1")}
+    )
     sink = doc_sink(api)
     sink.add(item)
     assert sink.reconciled == 1 and sink.uploaded == 0 and api.uploads == 1
     done = ledger.get("d1")
     assert done is not None and done.state is EntryState.DONE and done.result["id"] == api.documents[0]["id"]
     assert done.marked_at == entry.marked_at
+
+
+def test_same_file_in_another_document_is_not_a_match() -> None:
+    api = FakeApi()
+    Ledger(api, namespace="docs", now=api.tick).mark_pending(
+        "d1", fingerprint=hashlib.sha256(b"hello").hexdigest()
+    )
+    # the very same file, uploaded by someone else after the pending mark
+    api.upload_source_documents(files=[("d1.pdf", b"hello", "application/pdf")], source="elsewhere")
+    sink = doc_sink(api)
+    sink.add(document("d1", b"hello"))
+    assert sink.uploaded == 1 and sink.reconciled == 0 and len(api.documents) == 2
 
 
 def test_crash_after_pending_before_upload_uploads_once() -> None:

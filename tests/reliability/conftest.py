@@ -1,4 +1,8 @@
-"""A proof environment (sandbox Nuntiq, Connect and Codat as child processes) per test module."""
+"""One proof environment (sandbox Nuntiq, Connect and Codat as child processes) for the whole area.
+
+The bad-input cases, the short soak and the secret scan share it on purpose: the scan
+reads every log line and delta run the other tests produced.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import pytest
 from sandbox.proof.env import TINY, ProofEnv
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def proof_env() -> Iterator[ProofEnv]:
     env = ProofEnv.start(TINY, seed=11)
     try:

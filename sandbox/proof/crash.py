@@ -1,0 +1,175 @@
+"""Crash: connectors run as child processes and are SIGKILLed at random points.
+
+Each connector first runs once to completion as a child (``python -m sandbox.cli run
+... --api-url ... --token ...``), which also measures how long it takes. Then ``runs``
+children are started round-robin over the four connectors and each is killed after a
+seeded random share of its measured duration (some finish first; those are counted
+apart). The sources change between some runs. Afterwards every connector reruns to
+completion and Nuntiq and Codat are compared with the ground truth: a kill at any
+instant must leave nothing a rerun cannot repair, and no duplicate.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from sandbox.proof.changes import SourceChanger
+from sandbox.proof.env import CONNECTORS, SMALL, ProofEnv, Sizes
+from sandbox.proof.truth import TruthReport, compare
+from sandbox.runner import REPO_ROOT
+
+
+@dataclass
+class ChildRun:
+    connector: str
+    seconds: float
+    killed: bool
+    returncode: int | None
+    log: str
+
+
+@dataclass
+class CrashResult:
+    runs: list[ChildRun]
+    baseline: dict[str, float]
+    reruns: dict[str, bool]
+    truth: TruthReport
+    changes: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def kills(self) -> int:
+        return sum(1 for r in self.runs if r.killed)
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.truth.mismatches == 0
+            and self.truth.duplicates == 0
+            and self.truth.cursor_regressions == 0
+            and all(self.reruns.values())
+        )
+
+    def lines(self) -> list[str]:
+        per = Counter(r.connector for r in self.runs if r.killed)
+        out = [
+            f"child runs            : {len(self.runs)}",
+            f"kills (SIGKILL)       : {self.kills} ("
+            + ", ".join(f"{k} {v}" for k, v in sorted(per.items()))
+            + ")",
+            f"finished before kill  : {len(self.runs) - self.kills}",
+            "baseline seconds      : " + ", ".join(f"{k} {v:.2f}" for k, v in self.baseline.items()),
+            "source changes        : " + ", ".join(f"{k} {v}" for k, v in sorted(self.changes.items())),
+            "reruns to completion  : "
+            + ", ".join(f"{k} {'ok' if v else 'FAILED'}" for k, v in self.reruns.items()),
+            f"ground truth          : {self.truth.summary()}",
+            f"mismatches            : {self.truth.mismatches}",
+            f"duplicates            : {self.truth.duplicates}",
+            f"cursor regressions    : {self.truth.cursor_regressions}",
+        ]
+        out += [f"  {finding}" for finding in self.truth.findings[:40]]
+        return out
+
+
+def _child(env: ProofEnv, connector: str) -> subprocess.Popen[str]:
+    settings = env.write_settings(connector)
+    log = open(env.workdir / f"child-{len(env.extra_texts):04d}-{connector}.log", "w+", encoding="utf-8")  # noqa: SIM115
+    cmd = [
+        sys.executable,
+        "-m",
+        "sandbox.cli",
+        "run",
+        connector,
+        "--settings",
+        str(settings),
+        "--api-url",
+        env.nuntiq.url,
+        "--token",
+        env.issue_token(),
+        "--log-format",
+        "json",
+    ]
+    env_vars = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, text=True, env=env_vars)
+    proc.log_file = log  # type: ignore[attr-defined]
+    return proc
+
+
+def _finish(
+    env: ProofEnv, proc: subprocess.Popen[str], connector: str, started: float, killed: bool
+) -> ChildRun:
+    returncode = proc.wait()
+    log_file: TextIO = proc.log_file  # type: ignore[attr-defined]
+    log_file.seek(0)
+    text = log_file.read()
+    log_file.close()
+    env.extra_texts.append((f"crash child {connector} (pid {proc.pid})", text))
+    return ChildRun(connector, time.monotonic() - started, killed, returncode, text)
+
+
+def run_child(env: ProofEnv, connector: str, kill_after: float | None = None) -> ChildRun:
+    started = time.monotonic()
+    proc = _child(env, connector)
+    killed = False
+    if kill_after is None:
+        proc.wait()
+    else:
+        deadline = started + kill_after
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            killed = True
+    return _finish(env, proc, connector, started, killed)
+
+
+def run_crash(env: ProofEnv, *, runs: int = 50, seed: int = 13, out: TextIO | None = None) -> CrashResult:
+    rng = random.Random(seed)
+    changer = SourceChanger(env, random.Random(seed + 1))
+    baseline: dict[str, float] = {}
+    for connector in CONNECTORS:
+        child = run_child(env, connector)
+        baseline[connector] = child.seconds
+        if child.returncode != 0:
+            raise RuntimeError(f"baseline run of {connector} failed:\n{child.log[-2000:]}")
+    changer.round()
+    children: list[ChildRun] = []
+    for number in range(runs):
+        connector = CONNECTORS[number % len(CONNECTORS)]
+        delay = rng.uniform(0.3, 1.05) * baseline[connector]
+        child = run_child(env, connector, kill_after=delay)
+        children.append(child)
+        if out is not None:
+            state = "killed" if child.killed else f"finished (exit {child.returncode})"
+            print(
+                f"run {number + 1:>3}/{runs} {connector:<32} after {delay:5.2f}s: {state}",
+                file=out,
+                flush=True,
+            )
+        if rng.random() < 0.3:
+            changer.round()
+    reruns: dict[str, bool] = {}
+    for connector in CONNECTORS:
+        ok = False
+        for _ in range(3):
+            if run_child(env, connector).returncode == 0:
+                ok = True
+                break
+        reruns[connector] = ok
+    truth = compare(env)
+    return CrashResult(children, baseline, reruns, truth, changer.done)
+
+
+def main(
+    runs: int = 50, seed: int = 13, sizes: Sizes = SMALL, out: TextIO | None = None
+) -> tuple[int, CrashResult]:
+    with ProofEnv.start(sizes, seed=seed) as env:
+        result = run_crash(env, runs=runs, seed=seed, out=out)
+    return (0 if result.ok else 1), result

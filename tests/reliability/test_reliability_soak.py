@@ -1,0 +1,20 @@
+"""A short soak: four scheduled rounds with ~10% failed requests on every service."""
+
+from __future__ import annotations
+
+import pytest
+
+from sandbox.proof.env import CONNECTORS, ProofEnv
+from sandbox.proof.soak import run_soak
+
+
+@pytest.mark.timeout(110)
+def test_short_soak_has_no_mismatch_duplicate_or_cursor_regression(proof_env: ProofEnv) -> None:
+    result = run_soak(proof_env, rounds=4, seed=3)
+    assert len(result.runs) == 4 * len(CONNECTORS)
+    assert result.faults > 0, "the fault plan injected nothing"
+    assert result.settle_failed == 0, [r.report.error for r in result.settle_runs if not r.ok]
+    assert result.truth.mismatches == 0, result.truth.findings
+    assert result.truth.duplicates == 0, result.truth.findings
+    assert result.truth.cursor_regressions == 0, result.truth.findings
+    assert result.truth.checked["billing files"] > 0 and result.truth.checked["pushed to codat"] > 0

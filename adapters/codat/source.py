@@ -22,7 +22,7 @@ import tempfile
 import weakref
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from functools import partial
 from pathlib import Path
 from typing import IO
@@ -71,6 +71,13 @@ def parse_listing(files: list[shared.File], *, company_id: str, default_tz: tzin
     return out
 
 
+#: Codat lists some ``uploaded`` values to the millisecond and others (zone-less ones among
+#: them) to the whole second, so a file uploaded later in the same second can read as up to
+#: a second *before* a stored millisecond cursor. The sync driver re-reads this much before
+#: the cursor; files delivered already are skipped by the sink's ledger.
+LOOKBACK = timedelta(seconds=1)
+
+
 class CodatFilesSource:
     """Source of one company's uploaded files (``DocumentItem`` per file).
 
@@ -88,8 +95,10 @@ class CodatFilesSource:
         logger: LoggerLike | None = None,
         stream: str | None = None,
         workdir: Path | None = None,
+        lookback: timedelta = LOOKBACK,
     ) -> None:
         self.client = client
+        self.lookback = lookback
         self.company_id = company_id
         self.retrier = retrier
         self.logger = logger

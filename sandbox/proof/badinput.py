@@ -20,7 +20,7 @@ import copy
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -124,7 +124,7 @@ def _clear_faults(ctx: CaseContext) -> None:
 
 def _listing(ctx: CaseContext, listing_id: str, **changes: Any) -> dict[str, Any]:
     listings = _admin(ctx.env.connect.url, "GET", "/_sandbox/connect/dump/listings")
-    record = copy.deepcopy(listings[0])
+    record: dict[str, Any] = copy.deepcopy(listings[0])
     record["id"] = listing_id
     record["updated"] = _connect_ts(_now())
     record.update(changes)
@@ -181,7 +181,8 @@ def _expired_token(ctx: CaseContext) -> None:
 
 
 def _zoneless_now() -> str:
-    return _now().strftime("%Y-%m-%dT%H:%M:%S")
+    # rounded up to the next second, so it is never before a cursor taken this second
+    return (_now().replace(microsecond=0) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _codat_file(name: str, when: str | Callable[[], str] | None = None) -> Step:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import random
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -63,6 +63,10 @@ class SourceChanger:
         now = datetime.now(UTC)
         if uploaded is None:
             zoneless = self.rng.random() < 0.4
+            if zoneless:
+                # whole seconds, rounded up: truncating could put the file a fraction of a
+                # second before a millisecond cursor taken in the same second
+                now = now.replace(microsecond=0) + timedelta(seconds=1)
             uploaded = (
                 now.strftime("%Y-%m-%dT%H:%M:%S")
                 if zoneless

@@ -12,6 +12,7 @@ round's changes); then Nuntiq and Codat are compared with the ground truth.
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -19,6 +20,7 @@ from typing import TextIO
 from sandbox.proof.changes import SourceChanger
 from sandbox.proof.env import CONNECTORS, SMALL, SOAK_FAULTS, ProofEnv, RunRecord, Sizes, short_retries
 from sandbox.proof.truth import TruthReport, compare
+from sandbox.runner import REPO_ROOT
 
 
 @dataclass
@@ -85,8 +87,34 @@ class SoakResult:
             f"cursor regressions    : {self.truth.cursor_regressions}",
         ]
         out += [f"  {finding}" for finding in self.truth.findings[:40]]
-        out += [f"  failed: {text}" for text in self.failures[:10]]
+        causes = failure_causes(self.runs)
+        if causes:
+            out.append("failed runs by site  :")
+            out += [f"  {n:>3}  {site}" for site, n in causes.most_common()]
         return out
+
+
+_FRAME = re.compile(r'File "([^"]+)", line \d+, in (\S+)')
+_PLUMBING = ("lib/api_client.py", "site-packages", "/lib/python3", "adapters/retry.py")
+
+
+def failure_site(trace: str | None) -> str:
+    """The innermost project frame of a failed run (below the HTTP plumbing): where it gave up."""
+    site = "?"
+    for path, function in _FRAME.findall(trace or ""):
+        if str(REPO_ROOT) in path and not any(p in path for p in _PLUMBING):
+            site = f"{path.replace(str(REPO_ROOT) + '/', '')}:{function}"
+    return site
+
+
+def failure_causes(records: list[RunRecord]) -> Counter[str]:
+    """Failed runs by where they gave up and the error's type."""
+    causes: Counter[str] = Counter()
+    for record in records:
+        if not record.ok:
+            kind = (record.report.error or "?").split(":", 1)[0]
+            causes[f"{failure_site(record.report.error_trace)} ({kind})"] += 1
+    return causes
 
 
 def run_soak(

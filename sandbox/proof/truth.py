@@ -166,11 +166,11 @@ def check_suppliers(report: TruthReport, env: ProofEnv, view: NuntiqView) -> Non
             report.add("duplicate", scope, f"supplier {number} stored {len(rows)} times")
     for vendor_id in truth["vendor_ids"]:
         report.checked[scope] += 1
-        rows = by_number.get(vendor_id)
-        if not rows:
+        found = by_number.get(vendor_id)
+        if not found:
             report.add("missing", scope, f"vendor {vendor_id} has no supplier")
             continue
-        supplier = rows[0]
+        supplier = found[0]
         partner = partners.get(vendor_id) or {}
         problems = []
         if partner.get("name") and supplier.get("supplier_name") != partner["name"]:

@@ -44,11 +44,12 @@ from bench.services import (
     set_latency,
 )
 from connectors import connect_pull_suppliers as connector
+from lib.api_client import ApiClient
 from lib.context import Context
 from lib.delta import delta_run
 from lib.objects.supplier import SupplierLoad
 from sandbox.server import RunningServer
-from sandbox.testing import nuntiq_context
+from sandbox.testing import issue_job_token, nuntiq_context
 
 FULL = {"listings": 100_000, "vendors": 500}
 QUICK = {"listings": 5_000, "vendors": 100}
@@ -58,6 +59,7 @@ STREAM = "listings_vendors"
 RECIPE_PAGE = 100
 FLUSH_EVERY = 500
 FLOOR_PAGE = 1000
+SERVER_FIELDS = {"id", "created_at", "updated_at"}
 
 
 def _context(nuntiq_url: str, customer: str, config: dict[str, Any] | None = None) -> Context:
@@ -183,6 +185,24 @@ def nuntiq_suppliers(nuntiq: RunningServer, customer: str) -> dict[str, int]:
     return {"suppliers": counts.get("suppliers", 0), "suppliers_written": written.get("suppliers_written", 0)}
 
 
+def supplier_rows(nuntiq: RunningServer, customer: str) -> list[dict[str, Any]]:
+    """Every supplier stored for ``customer``, without server-assigned fields, by number."""
+    api = ApiClient(nuntiq.url, issue_job_token(nuntiq, customer), customer)
+    rows: list[dict[str, Any]] = []
+    try:
+        page = 1
+        while True:
+            body = api.get("/v1/supplier", params={"page": page, "limit": 100})
+            items = body.get("items", [])
+            rows += [{k: v for k, v in i.items() if k not in SERVER_FIELDS} for i in items]
+            if len(items) < 100:
+                break
+            page += 1
+    finally:
+        api.close()
+    return sorted(rows, key=lambda r: str(r.get("supplier_number")))
+
+
 def run_variant(
     name: str, *, connect: RunningServer, nuntiq: RunningServer, extra: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -195,6 +215,7 @@ def run_variant(
         admin.post("/_sandbox/stats/reset").raise_for_status()
     result = measure(ref, **kwargs)
     result["variant"] = name
+    result["customer"] = customer if name not in NO_WRITES else None
     result["connect_requests"] = connect.stats().get("requests", 0)
     if name not in NO_WRITES:
         result.update(nuntiq_suppliers(nuntiq, customer))
@@ -207,13 +228,23 @@ def run_benchmark(
     vendors: int,
     latencies: Sequence[float] = LATENCIES,
     variants: Sequence[str] = tuple(VARIANTS),
+    keep_suppliers: bool = False,
 ) -> dict[str, Any]:
-    """All variants at each latency; returns rows and ratios (JSON-serialisable)."""
+    """All variants at each latency; returns rows and ratios (JSON-serialisable).
+
+    ``keep_suppliers`` adds each writing variant's stored suppliers to its row (``stored``),
+    so a test can check that every variant wrote the very same rows.
+    """
     report: dict[str, Any] = {"listings": listings, "vendors": vendors, "runs": []}
     with connect_sandbox(listings, vendors) as connect, nuntiq_sandbox() as nuntiq:
         for latency in latencies:
             set_latency([connect, nuntiq], latency)
             rows = [run_variant(v, connect=connect, nuntiq=nuntiq) for v in variants]
+            if keep_suppliers:
+                set_latency([nuntiq], 0)
+                for row in rows:
+                    if row["customer"]:
+                        row["stored"] = supplier_rows(nuntiq, row["customer"])
             by = {r["variant"]: r for r in rows}
             ratios = _ratios(by)
             report["runs"].append({"latency_ms": latency, "rows": rows, "ratios": ratios})

@@ -18,7 +18,16 @@ pytestmark = pytest.mark.timeout(240)
 
 @pytest.fixture(scope="module")
 def connect_report() -> dict[str, Any]:
-    return connect_suppliers.run_benchmark(listings=300, vendors=12, latencies=(0.0,))
+    return connect_suppliers.run_benchmark(listings=300, vendors=12, latencies=(0.0,), keep_suppliers=True)
+
+
+def test_connect_writers_store_identical_suppliers(connect_report: dict[str, Any]) -> None:
+    (run,) = connect_report["runs"]
+    stored = {row["variant"]: row["stored"] for row in run["rows"] if row["customer"]}
+    assert set(stored) == {"adapter", "adapter_p100", "baseline"}
+    assert len(stored["adapter"]) == run["rows"][0]["vendors"]
+    assert any(row.get("locations") for row in stored["adapter"])  # addresses were mapped too
+    assert stored["adapter"] == stored["baseline"] == stored["adapter_p100"]
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,14 @@
 """Crash: connectors run as child processes and are SIGKILLed at random points.
 
 Each connector first runs once to completion as a child (``python -m sandbox.cli run
-... --api-url ... --token ...``), which also measures how long it takes. Then ``runs``
-children are started round-robin over the four connectors and each is killed after a
-seeded random share of its measured duration (some finish first; those are counted
-apart). The sources change between some runs. Afterwards every connector reruns to
-completion and Nuntiq and Codat are compared with the ground truth: a kill at any
-instant must leave nothing a rerun cannot repair, and no duplicate.
+... --api-url ... --token ...``), which also measures how long its work takes (from the
+moment its first delta run starts, so interpreter start-up is not counted). Then
+``runs`` children are started round-robin over the four connectors; each is killed a
+seeded random share (0-110%) of that work time after its first delta run started (some
+finish first; those are counted apart), so kills land anywhere in the work itself. The
+sources change between some runs. Afterwards every connector reruns to completion and
+Nuntiq and Codat are compared with the ground truth: a kill at any instant must leave
+nothing a rerun cannot repair, and no duplicate.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TextIO
 
+import httpx
+
 from sandbox.proof.changes import SourceChanger
 from sandbox.proof.env import CONNECTORS, SMALL, ProofEnv, Sizes
 from sandbox.proof.truth import TruthReport, compare
@@ -34,6 +38,10 @@ class ChildRun:
     killed: bool
     returncode: int | None
     log: str
+    #: seconds from spawn until its first delta run started (None: it never started one)
+    started_work: float | None = None
+    #: Nuntiq writes (documents, custom-data rows, suppliers) the run made before it ended
+    writes: int = 0
 
 
 @dataclass
@@ -64,8 +72,10 @@ class CrashResult:
             f"kills (SIGKILL)       : {self.kills} ("
             + ", ".join(f"{k} {v}" for k, v in sorted(per.items()))
             + ")",
+            f"kills after a write   : {sum(1 for r in self.runs if r.killed and r.writes)} "
+            "(the killed run had already written to Nuntiq)",
             f"finished before kill  : {len(self.runs) - self.kills}",
-            "baseline seconds      : " + ", ".join(f"{k} {v:.2f}" for k, v in self.baseline.items()),
+            "work seconds (base)   : " + ", ".join(f"{k} {v:.2f}" for k, v in self.baseline.items()),
             "source changes        : " + ", ".join(f"{k} {v}" for k, v in sorted(self.changes.items())),
             "reruns to completion  : "
             + ", ".join(f"{k} {'ok' if v else 'FAILED'}" for k, v in self.reruns.items()),
@@ -114,55 +124,94 @@ def _finish(
     return ChildRun(connector, time.monotonic() - started, killed, returncode, text)
 
 
-def run_child(env: ProofEnv, connector: str, kill_after: float | None = None) -> ChildRun:
+WRITE_KINDS = ("source_documents_created", "custom_data_rows_written", "suppliers_written")
+
+
+class _Counters:
+    """Reads the Nuntiq write counters over one kept-alive connection (polled often)."""
+
+    def __init__(self, env: ProofEnv) -> None:
+        self.client = httpx.Client(base_url=env.nuntiq.url, timeout=30)
+        self.customer = env.customer
+
+    def read(self) -> dict[str, int]:
+        response = self.client.get("/_sandbox/nuntiq/counters", params={"customer_number": self.customer})
+        response.raise_for_status()
+        result: dict[str, int] = response.json()
+        return result
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def run_child(
+    env: ProofEnv, connector: str, counters: _Counters, kill_after_work: float | None = None
+) -> ChildRun:
+    """Run one child; with ``kill_after_work`` SIGKILL it that long after its first delta run began."""
+    before = counters.read()
     started = time.monotonic()
     proc = _child(env, connector)
     killed = False
-    if kill_after is None:
+    started_work: float | None = None
+    while proc.poll() is None:
+        if counters.read().get("delta_runs_started", 0) > before.get("delta_runs_started", 0):
+            started_work = time.monotonic() - started
+            break
+        time.sleep(0.005)
+    if kill_after_work is None or started_work is None:
         proc.wait()
     else:
-        deadline = started + kill_after
+        deadline = started + started_work + kill_after_work
         while proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.005)
+            time.sleep(0.002)
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             killed = True
-    return _finish(env, proc, connector, started, killed)
+    run = _finish(env, proc, connector, started, killed)
+    after = counters.read()
+    run.started_work = started_work
+    run.writes = sum(after.get(k, 0) - before.get(k, 0) for k in WRITE_KINDS)
+    return run
 
 
 def run_crash(env: ProofEnv, *, runs: int = 50, seed: int = 13, out: TextIO | None = None) -> CrashResult:
     rng = random.Random(seed)
     changer = SourceChanger(env, random.Random(seed + 1))
-    baseline: dict[str, float] = {}
-    for connector in CONNECTORS:
-        child = run_child(env, connector)
-        baseline[connector] = child.seconds
-        if child.returncode != 0:
-            raise RuntimeError(f"baseline run of {connector} failed:\n{child.log[-2000:]}")
-    changer.round()
-    children: list[ChildRun] = []
-    for number in range(runs):
-        connector = CONNECTORS[number % len(CONNECTORS)]
-        delay = rng.uniform(0.3, 1.05) * baseline[connector]
-        child = run_child(env, connector, kill_after=delay)
-        children.append(child)
-        if out is not None:
-            state = "killed" if child.killed else f"finished (exit {child.returncode})"
-            print(
-                f"run {number + 1:>3}/{runs} {connector:<32} after {delay:5.2f}s: {state}",
-                file=out,
-                flush=True,
-            )
-        if rng.random() < 0.3:
-            changer.round()
-    reruns: dict[str, bool] = {}
-    for connector in CONNECTORS:
-        ok = False
-        for _ in range(3):
-            if run_child(env, connector).returncode == 0:
-                ok = True
-                break
-        reruns[connector] = ok
+    counters = _Counters(env)
+    try:
+        baseline: dict[str, float] = {}
+        for connector in CONNECTORS:
+            child = run_child(env, connector, counters)
+            if child.returncode != 0:
+                raise RuntimeError(f"baseline run of {connector} failed:\n{child.log[-2000:]}")
+            baseline[connector] = child.seconds - (child.started_work or 0.0)
+        changer.round()
+        children: list[ChildRun] = []
+        for number in range(runs):
+            connector = CONNECTORS[number % len(CONNECTORS)]
+            delay = rng.uniform(0.0, 1.1) * baseline[connector]
+            child = run_child(env, connector, counters, kill_after_work=delay)
+            children.append(child)
+            if out is not None:
+                state = "killed" if child.killed else f"finished (exit {child.returncode})"
+                print(
+                    f"run {number + 1:>3}/{runs} {connector:<32} {delay:5.2f}s into its work: {state}, "
+                    f"{child.writes} Nuntiq writes",
+                    file=out,
+                    flush=True,
+                )
+            if rng.random() < 0.3:
+                changer.round()
+        reruns: dict[str, bool] = {}
+        for connector in CONNECTORS:
+            ok = False
+            for _ in range(3):
+                if run_child(env, connector, counters).returncode == 0:
+                    ok = True
+                    break
+            reruns[connector] = ok
+    finally:
+        counters.close()
     truth = compare(env)
     return CrashResult(children, baseline, reruns, truth, changer.done)
 

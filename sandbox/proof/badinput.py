@@ -72,6 +72,7 @@ class CaseResult:
     cursor_unchanged: bool | None
     repaired: bool
     repair_detail: str = ""
+    expect: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -451,6 +452,7 @@ def run_case(env: ProofEnv, case: Case, changer: SourceChanger) -> CaseResult:
         unchanged,
         repaired,
         detail,
+        case.expect,
     )
 
 
@@ -469,6 +471,16 @@ def run_all(env: ProofEnv, cases: Iterable[Case] = CASES, *, seed: int = 5) -> l
     return [run_case(env, case, changer) for case in cases]
 
 
+def excerpt(text: str, fragments: tuple[str, ...], width: int) -> str:
+    """``width`` characters of ``text`` around the first expected fragment (wrappers skipped)."""
+    flat = " ".join(text.split())
+    lowered = flat.lower()
+    hits = [lowered.find(f.lower()) for f in fragments if f and lowered.find(f.lower()) >= 0]
+    start = max(0, min(hits) - width // 3) if hits else 0
+    cut = flat[start : start + width]
+    return ("..." if start else "") + cut
+
+
 def _yes(value: bool | None) -> str:
     return "n/a" if value is None else ("yes" if value else "NO")
 
@@ -480,7 +492,7 @@ def format_table(results: list[CaseResult], width: int = 110) -> str:
             r.case,
             r.connector,
             r.outcome,
-            " ".join(r.error.split())[:width],
+            excerpt(r.error, r.expect, width),
             _yes(r.cursor_unchanged),
             _yes(r.repaired) + (f" ({r.repair_detail[:60]})" if r.repair_detail else ""),
         )

@@ -4,8 +4,9 @@ Each connector first runs once to completion as a child (``python -m sandbox.cli
 ... --api-url ... --token ...``), which also measures how long its work takes (from the
 moment its first delta run starts, so interpreter start-up is not counted). Then
 ``runs`` children are started round-robin over the four connectors; each is killed a
-seeded random share (0-110%) of that work time after its first delta run started (some
-finish first; those are counted apart), so kills land anywhere in the work itself. The
+seeded random share (0-110%) of that work time (as last measured) after its first
+delta run started (some finish first; those are counted apart), so kills land anywhere
+in the work itself. The
 sources change between some runs. Afterwards every connector reruns to completion and
 Nuntiq and Codat are compared with the ground truth: a kill at any instant must leave
 nothing a rerun cannot repair, and no duplicate.
@@ -185,13 +186,17 @@ def run_crash(env: ProofEnv, *, runs: int = 50, seed: int = 13, out: TextIO | No
             if child.returncode != 0:
                 raise RuntimeError(f"baseline run of {connector} failed:\n{child.log[-2000:]}")
             baseline[connector] = child.seconds - (child.started_work or 0.0)
+        work = dict(baseline)
         changer.round()
         children: list[ChildRun] = []
         for number in range(runs):
             connector = CONNECTORS[number % len(CONNECTORS)]
-            delay = rng.uniform(0.0, 1.1) * baseline[connector]
+            delay = rng.uniform(0.0, 1.1) * work[connector]
             child = run_child(env, connector, counters, kill_after_work=delay)
             children.append(child)
+            if not child.killed and child.returncode == 0 and child.started_work is not None:
+                # incremental runs do less than the first full one: aim at the latest measure
+                work[connector] = child.seconds - child.started_work
             if out is not None:
                 state = "killed" if child.killed else f"finished (exit {child.returncode})"
                 print(

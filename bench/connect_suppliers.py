@@ -229,8 +229,13 @@ def run_benchmark(
     latencies: Sequence[float] = LATENCIES,
     variants: Sequence[str] = tuple(VARIANTS),
     keep_suppliers: bool = False,
+    repeats: int = 1,
 ) -> dict[str, Any]:
     """All variants at each latency; returns rows and ratios (JSON-serialisable).
+
+    Without added latency the figures are short and noisy, so each variant is measured
+    ``repeats`` times (rounds interleaved) and its median run is reported, with every
+    run's seconds in ``seconds_runs`` and the highest peak RSS of all runs.
 
     ``keep_suppliers`` adds each writing variant's stored suppliers to its row (``stored``),
     so a test can check that every variant wrote the very same rows.
@@ -239,7 +244,9 @@ def run_benchmark(
     with connect_sandbox(listings, vendors) as connect, nuntiq_sandbox() as nuntiq:
         for latency in latencies:
             set_latency([connect, nuntiq], latency)
-            rows = [run_variant(v, connect=connect, nuntiq=nuntiq) for v in variants]
+            rounds = repeats if not latency else 1
+            runs = [[run_variant(v, connect=connect, nuntiq=nuntiq) for v in variants] for _ in range(rounds)]
+            rows = [_median_row([r[i] for r in runs]) for i in range(len(variants))]
             if keep_suppliers:
                 set_latency([nuntiq], 0)
                 for row in rows:
@@ -250,6 +257,14 @@ def run_benchmark(
             report["runs"].append({"latency_ms": latency, "rows": rows, "ratios": ratios})
         set_latency([connect, nuntiq], 0)
     return report
+
+
+def _median_row(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    ordered = sorted(runs, key=lambda r: float(r["seconds"]))
+    row = dict(ordered[len(ordered) // 2])
+    row["seconds_runs"] = [round(float(r["seconds"]), 2) for r in runs]
+    row["peak_rss_mb"] = max(float(r["peak_rss_mb"]) for r in runs)
+    return row
 
 
 def _seconds(by: dict[str, dict[str, Any]], name: str) -> float | None:
@@ -276,6 +291,7 @@ def _ratios(by: dict[str, dict[str, Any]]) -> dict[str, Any]:
 COLUMNS = [
     ("variant", "variant"),
     ("seconds", "wall s"),
+    ("seconds_runs", "runs s"),
     ("peak_rss_mb", "peak RSS MiB"),
     ("rss_before_mb", "RSS after imports MiB"),
     ("listings", "listings read"),
@@ -309,6 +325,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--listings", type=int)
     parser.add_argument("--vendors", type=int)
     parser.add_argument("--latency", type=float, action="append", help="ms; repeatable (default 0 and 50)")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs per variant without latency (median reported)"
+    )
     parser.add_argument("--json", help="also write the report to this file")
     args = parser.parse_args(argv)
     sizes = dict(QUICK if args.quick else FULL)
@@ -316,7 +335,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         sizes["listings"] = args.listings
     if args.vendors:
         sizes["vendors"] = args.vendors
-    report = run_benchmark(**sizes, latencies=args.latency or LATENCIES)
+    report = run_benchmark(**sizes, latencies=args.latency or LATENCIES, repeats=args.repeats)
     print(format_report(report), flush=True)
     if args.json:
         with open(args.json, "w") as fh:

@@ -115,6 +115,8 @@ def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str]])
             return "-"
         if isinstance(value, float):
             return f"{value:.2f}"
+        if isinstance(value, list):
+            return " / ".join(cell(v) for v in value)
         return str(value)
 
     lines = [

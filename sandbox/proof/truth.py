@@ -209,12 +209,16 @@ def codat_companies(env: ProofEnv) -> list[str]:
     return list(codat.get("company_ids") or [codat.get("company_id")])
 
 
+def check_codat_company(report: TruthReport, env: ProofEnv, view: NuntiqView, company: str) -> None:
+    files = _admin_json(env.codat.url, f"/_sandbox/codat/companies/{company}/files")
+    expected = Counter((f["fileName"], f["sha256"]) for f in files)
+    got = view.files_from("codat", company_id=company)
+    _compare_counts(report, f"codat files {company[:8]}", expected, got)
+
+
 def check_codat_files(report: TruthReport, env: ProofEnv, view: NuntiqView) -> None:
     for company in codat_companies(env):
-        files = _admin_json(env.codat.url, f"/_sandbox/codat/companies/{company}/files")
-        expected = Counter((f["fileName"], f["sha256"]) for f in files)
-        got = view.files_from("codat", company_id=company)
-        _compare_counts(report, f"codat files {company[:8]}", expected, got)
+        check_codat_company(report, env, view, company)
 
 
 def codat_accepts(name: str, size: int) -> bool:

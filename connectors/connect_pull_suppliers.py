@@ -1,7 +1,8 @@
 """Pull the vendors seen on CloudBlue Connect listings into Nuntiq as suppliers.
 
 Listings are read incrementally (keyset paged by ``updated``); every vendor seen on a
-changed listing is enriched from ``/partners/{id}`` (looked up once per run) and
+changed listing is enriched from ``/partners`` (looked up once per run, a batch of
+listings' vendors per list call) and
 upserted as a supplier: number = vendor account id (``VA-...``), name, active flag and,
 when the partner states a headquarters address, a ``MAIN`` location with it.
 
@@ -14,11 +15,12 @@ the API key. Job params: ``since_override``, ``until_override``, ``lookback_days
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from adapters.connect import ListingsSource, PartnerDirectory, client_from_context, settings_from_context
 from adapters.nuntiq.classifier import classify_nuntiq_error
+from adapters.prefetch import Prefetching
 from adapters.records import RecordItem
 from adapters.retry import Retrier
 from adapters.sinks import LoadSink
@@ -45,6 +47,16 @@ def split_headquarters(text: str) -> dict[str, str] | None:
     if len(parts) > 1:
         address["city"] = ", ".join(parts[1:])[:120]
     return address
+
+
+def vendor_ids(listings: Iterable[RecordItem]) -> set[str]:
+    """The vendor ids a batch of listings names (malformed ones are left to the mapper to report)."""
+    ids = set()
+    for item in listings:
+        vendor = item.as_mapping().get("vendor")
+        if isinstance(vendor, Mapping) and isinstance(vendor.get("id"), str):
+            ids.add(vendor["id"])
+    return ids
 
 
 class VendorMapper:
@@ -87,8 +99,11 @@ def run(context: Any) -> dict[str, Any]:
         raise ValueError("config.connector_name is required")
     settings = settings_from_context(context)
     client = client_from_context(context, settings)
-    source = ListingsSource(client, logger=context.logger, **settings.source_options())
     partners = PartnerDirectory(client, logger=context.logger)
+    source = Prefetching(
+        ListingsSource(client, logger=context.logger, **settings.source_options()),
+        lambda listings: partners.prefetch(vendor_ids(listings)),
+    )
     mapper = VendorMapper(partners)
     # Supplier upserts are idempotent, so a failed save is retried like any other call.
     nuntiq = Retrier(classify_nuntiq_error, source="nuntiq", logger=context.logger)

@@ -1,22 +1,28 @@
-"""Vendor (partner) account details from ``/partners/{id}``, read once per run.
+"""Vendor (partner) account details from ``/partners``, read once per run.
 
 Listings name their vendor by id and name only; the headquarters address and status
 live on the partner. A run sees the same vendor on many listings, so lookups are
 cached for the lifetime of the directory object (one per run: no module globals).
+:meth:`PartnerDirectory.prefetch` loads many partners with one ``in(id,(...))`` list
+call, so a connector pays one round trip per batch of vendors instead of one each.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from connect.client import ConnectClient
+from connect.client import ConnectClient, R
 
 from adapters.connect.errors import classify_connect_error
 from adapters.failures import AdapterError, FailureClass
 from adapters.retry import Retrier
 from adapters.runtime import LoggerLike
 
-__all__ = ["PartnerDirectory"]
+__all__ = ["PREFETCH_CHUNK", "PartnerDirectory"]
+
+#: ids per ``in(id,(...))`` list call: keeps the RQL in the URL well under common length limits
+PREFETCH_CHUNK = 100
 
 
 class PartnerDirectory:
@@ -51,3 +57,26 @@ class PartnerDirectory:
         result = payload if isinstance(payload, dict) else None
         self._cache[partner_id] = result
         return result
+
+    def prefetch(self, partner_ids: Iterable[str]) -> None:
+        """Load every partner in ``partner_ids`` not cached yet, a chunk per list call.
+
+        The list answer is never trusted to be complete: any id it did not return (a page
+        the server capped, a partner the list does not show) is looked up on its own with
+        :meth:`get`, so a short page costs a request but never a vendor.
+        """
+        wanted = sorted({pid for pid in partner_ids if pid and pid not in self._cache})
+        for start in range(0, len(wanted), PREFETCH_CHUNK):
+            chunk = wanted[start : start + PREFETCH_CHUNK]
+
+            def fetch(chunk: list[str] = chunk) -> list[Any]:
+                self.requests_made += 1
+                found = self.client.collection("partners").filter(R().id.in_(chunk)).limit(len(chunk))
+                return list(found)
+
+            for payload in self.retrier.call(fetch, step="connect.partners.prefetch"):
+                if isinstance(payload, dict) and payload.get("id") in chunk:
+                    self._cache[payload["id"]] = payload
+            for pid in chunk:
+                if pid not in self._cache:
+                    self.get(pid)

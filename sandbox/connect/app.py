@@ -39,6 +39,8 @@ from sandbox.connect.seed import (
 from sandbox.connect.store import Collection, QueryError, parse_query_string
 from sandbox.faults import FaultPlan, FaultState
 
+PARTNERS_ENDPOINT = "/partners"
+
 PREFIX = "/public/v1"
 DEFAULT_API_KEY = "ApiKey SU-000-000-000:sandbox-connect-key"
 MAX_LIMIT = 1000
@@ -102,6 +104,9 @@ class ConnectData:
         self.gen: Generator = gen
         self.data: SeedData = data
         self.partners = data.partners
+        # The same partner records, queryable as the /partners list endpoint (RQL, paging).
+        self.partner_list = Collection("partners", self.capabilities[PARTNERS_ENDPOINT])
+        self.partner_list.put_many(data.partners.values())
         self.collections: dict[str, Collection] = {}
         for name, (_, endpoint, _) in COLLECTIONS.items():
             coll = Collection(name, self.capabilities[endpoint])
@@ -322,6 +327,14 @@ def create_app(
         else:
             content_range = f"items {parsed.offset}-{parsed.offset}/{total}" if total else "items 0-0/0"
         return _json(page, {"Content-Range": content_range})
+
+    @app.get(f"{PREFIX}/partners")
+    def list_partners(request: Request) -> Response:
+        denied = authorized(request)
+        if denied is not None:
+            return denied
+        state.count("connect_partner_lists")
+        return list_response(store.partner_list, request, None)
 
     @app.get(f"{PREFIX}/partners/{{partner_id}}")
     def partner(partner_id: str, request: Request) -> Response:

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint typecheck soak crash badinput bench sandbox clean
+.PHONY: venv demo test lint typecheck soak crash badinput secrets bench bench-quick sandbox clean
 
 venv: $(STAMP)
 
@@ -28,6 +28,25 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+# The long proof suites and the benchmarks (their fast parts run inside `make test`).
+soak: $(STAMP)
+	$(BIN)/python -m sandbox.proof soak
+
+crash: $(STAMP)
+	$(BIN)/python -m sandbox.proof crash
+
+badinput: $(STAMP)
+	$(BIN)/python -m sandbox.proof badinput
+
+secrets: $(STAMP)
+	$(BIN)/python -m sandbox.proof secrets
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench --quick
 
 sandbox: $(STAMP)
 	$(BIN)/python -m sandbox.cli sandbox

@@ -1,15 +1,24 @@
 """File-bearing Connect resources as documents, streamed rather than loaded.
 
 ``ConnectClient.get`` returns ``response.content``, i.e. the whole file in memory, so
-downloads go through the client's ``requests`` session with ``stream=True`` and hand
-the raw body stream to the sink. The API key is only ever sent to the Connect
-endpoint's own origin: pre-signed URLs on other hosts get no Authorization header.
+downloads go through the client's ``requests`` session with ``stream=True``. The API
+key is only ever sent to the Connect endpoint's own origin: pre-signed URLs on other
+hosts get no Authorization header.
+
+A document's ``open()`` uses :func:`download`: the body is streamed into a spooled
+temporary file (memory up to a threshold, disk beyond) under the retry policy, so a
+connection dropped half-way through a file starts that file again from its first
+byte instead of failing the run. Resuming where the drop happened is deliberately not
+attempted: a broken response's partial body is not guaranteed to be a prefix of the
+file, and a resumed copy could be silently corrupt.
 """
 
 from __future__ import annotations
 
 import io
 import mimetypes
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import IO, Any, cast
@@ -24,9 +33,11 @@ from adapters.connect.sources import ConnectStreamSource
 from adapters.records import DocumentItem
 from adapters.retry import Retrier
 
-__all__ = ["BillingBatchFilesSource", "MediaFolderFilesSource", "open_download"]
+__all__ = ["BillingBatchFilesSource", "MediaFolderFilesSource", "download", "open_download"]
 
 _CHUNK = 64 * 1024
+#: bytes of a download kept in memory before the spool moves to disk
+SPOOL_MAX_BYTES = 8 * 1024 * 1024
 
 
 def _origin(url: str) -> tuple[str, str]:
@@ -41,21 +52,49 @@ def open_download(client: ConnectClient, retrier: Retrier, url_or_path: str, *, 
     to the endpoint. Errors raise ``requests.HTTPError`` (classified by the Connect
     classifier); the returned stream decodes any transfer compression.
     """
+    return retrier.call(lambda: _open_stream(client, url_or_path), step=step)
+
+
+def _open_stream(client: ConnectClient, url_or_path: str) -> IO[bytes]:
     base = client.endpoint.rstrip("/") + "/"
     url = urljoin(base, url_or_path)
     headers: dict[str, str] = {}
     if _origin(url) == _origin(base):
         headers.update(get_headers(client.api_key))
+    response = client.session.get(url, headers=headers, timeout=client.timeout, stream=True)
+    if response.status_code >= 400:
+        try:
+            _ = response.content  # small error body, read for the classifier's message
+        finally:
+            response.close()
+        response.raise_for_status()
+    return cast(IO[bytes], io.BufferedReader(_ResponseStream(response), buffer_size=_CHUNK))
+
+
+def download(
+    client: ConnectClient,
+    retrier: Retrier,
+    url_or_path: str,
+    *,
+    step: str,
+    spool_max_bytes: int = SPOOL_MAX_BYTES,
+) -> IO[bytes]:
+    """The whole file as a rewound spooled temporary file, every attempt from the first byte.
+
+    Any failure the retrier retries (a 5xx, a 429, a connection dropped before or in the
+    middle of the body) discards what was read and downloads the file again.
+    """
 
     def attempt() -> IO[bytes]:
-        response = client.session.get(url, headers=headers, timeout=client.timeout, stream=True)
-        if response.status_code >= 400:
-            try:
-                _ = response.content  # small error body, read for the classifier's message
-            finally:
-                response.close()
-            response.raise_for_status()
-        return cast(IO[bytes], io.BufferedReader(_ResponseStream(response), buffer_size=_CHUNK))
+        spool = tempfile.SpooledTemporaryFile(max_size=spool_max_bytes)  # noqa: SIM115 - returned open
+        try:
+            with _open_stream(client, url_or_path) as stream:
+                shutil.copyfileobj(stream, spool, _CHUNK)
+        except BaseException:
+            spool.close()
+            raise
+        spool.seek(0)
+        return cast(IO[bytes], spool)
 
     return retrier.call(attempt, step=step)
 
@@ -125,7 +164,7 @@ class BillingBatchFilesSource(ConnectStreamSource):
 
     def _opener(self, path: str) -> Callable[[], IO[bytes]]:
         def open_() -> IO[bytes]:
-            return open_download(self.client, self.retrier, path, step="connect.billing_batch_files.download")
+            return download(self.client, self.retrier, path, step="connect.billing_batch_files.download")
 
         return open_
 
@@ -177,9 +216,7 @@ class MediaFolderFilesSource(ConnectStreamSource):
 
     def _opener(self, target: str) -> Callable[[], IO[bytes]]:
         def open_() -> IO[bytes]:
-            return open_download(
-                self.client, self.retrier, target, step="connect.media_folder_files.download"
-            )
+            return download(self.client, self.retrier, target, step="connect.media_folder_files.download")
 
         return open_
 

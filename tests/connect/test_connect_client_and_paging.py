@@ -223,3 +223,22 @@ def test_window_closes_at_the_servers_clock_not_ours(fake_clock: FakeClock) -> N
     probe, _page = client.calls
     assert probe[1]["limit"] == 0
     assert "lt(events.updated.at,2024-06-01T08:30:00.000000Z)" in client.queries()[1]
+
+
+def test_a_download_dropped_mid_body_starts_again_and_arrives_intact(
+    connect: RunningServer, fake_clock: FakeClock
+) -> None:
+    client = make_client(connect.url)
+    source = MediaFolderFilesSource(
+        client, folder_type=MEDIA_FOLDER[0], folder_name=MEDIA_FOLDER[1], retrier=_retrier(fake_clock)
+    )
+    document = next(iter(source.fetch_since(None)))
+    with document.open() as clean:
+        expected = clean.read()
+    # the server promises a body, sends a few bogus bytes, then drops the connection
+    connect.set_faults(script=["drop"], path_pattern="/files/MFL-[^/]+/")
+    with document.open() as stream:
+        content = stream.read()
+    assert content == expected and len(content) == document.size
+    assert len(fake_clock.sleeps) == 1
+    assert connect.stats().get("fault_drop") == 1

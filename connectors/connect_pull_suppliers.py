@@ -19,10 +19,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from adapters.connect import ListingsSource, PartnerDirectory, client_from_context, settings_from_context
-from adapters.nuntiq.classifier import classify_nuntiq_error
 from adapters.prefetch import Prefetching
 from adapters.records import RecordItem
-from adapters.retry import Retrier
 from adapters.sinks import LoadSink
 from adapters.sync import sync
 from lib.objects.supplier import SupplierLoad
@@ -105,9 +103,7 @@ def run(context: Any) -> dict[str, Any]:
         lambda listings: partners.prefetch(vendor_ids(listings)),
     )
     mapper = VendorMapper(partners)
-    # Supplier upserts are idempotent, so a failed save is retried like any other call.
-    nuntiq = Retrier(classify_nuntiq_error, source="nuntiq", logger=context.logger)
-    sink = LoadSink(SupplierLoad(context), mapper, name="suppliers", retrier=nuntiq)
+    sink = LoadSink.for_context(context, SupplierLoad(context), mapper, name="suppliers")
     summary = sync(context, source, sink, connector_name=connector_name, stream=STREAM)
     context.logger.info(
         f"{len(mapper.seen)} vendors from Connect listings, {partners.requests_made} partner lookups",

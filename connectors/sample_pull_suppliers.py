@@ -105,7 +105,7 @@ def run(context: Any) -> dict[str, Any]:
     summary = sync(
         context,
         SupplierFileSource(resolve_path(suppliers_file)),
-        LoadSink(SupplierLoad(context), map_supplier, name="suppliers"),
+        LoadSink.for_context(context, SupplierLoad(context), map_supplier, name="suppliers"),
         connector_name=connector_name,
         metadata={"schema_version": SCHEMA_VERSION},
     )

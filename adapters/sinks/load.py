@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
+from adapters.nuntiq.classifier import classify_nuntiq_error
 from adapters.records import DocumentItem, RecordItem
-from adapters.retry import Retrier
+from adapters.retry import Retrier, RetryPolicy
+from adapters.runtime import ContextLike
 from adapters.sinks.base import SinkError
 
 __all__ = ["LoadLike", "LoadSink", "LoadValidationError", "MappingError"]
@@ -68,6 +70,24 @@ class LoadSink(Generic[ItemT]):
         self._pending: list[tuple[str, Any]] = []  # (source key, entity)
         self._skipped = 0
         self.written = 0
+
+    @classmethod
+    def for_context(
+        cls,
+        context: ContextLike,
+        load: LoadLike,
+        mapper: Mapper[ItemT],
+        *,
+        name: str | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> LoadSink[ItemT]:
+        """The usual wiring: saves retried under the shared policy, retries logged.
+
+        Load saves are upserts (by the entity's natural key), so sending a batch again
+        after a transient failure cannot duplicate rows.
+        """
+        retrier = Retrier(classify_nuntiq_error, source="nuntiq", logger=context.logger, policy=policy)
+        return cls(load, mapper, name=name, retrier=retrier)
 
     @property
     def name(self) -> str:

@@ -48,3 +48,32 @@ def test_retrier_waits_as_long_as_nuntiq_asked(nuntiq: RunningServer) -> None:
     assert page["items"] == []
     assert len(slept) == 2
     assert all(wait >= 3.0 for wait in slept), slept
+
+
+def test_load_sink_for_context_retries_a_failed_save(nuntiq: RunningServer) -> None:
+    from datetime import UTC, datetime
+
+    from adapters.records import RecordItem
+    from adapters.sinks import LoadSink
+    from lib.objects.supplier import SupplierLoad
+
+    context = nuntiq_context(nuntiq, "20000001")
+
+    def mapper(item: RecordItem, load: SupplierLoad) -> object:
+        supplier = load.new()
+        supplier.supplier_number = item.key
+        supplier.supplier_name = "Acme"
+        return supplier
+
+    sink = LoadSink.for_context(
+        context,
+        SupplierLoad(context),
+        mapper,
+        policy=RetryPolicy(initial_wait=0.001, max_wait=0.001, jitter=0),
+    )
+    sink.add(RecordItem(key="SUP-1", cursor=datetime(2026, 1, 1, tzinfo=UTC), payload={}))
+    nuntiq.set_faults(script=[503], path_pattern="^/v1/supplier")
+    assert sink.flush() == 1
+    assert [s["supplier_number"] for s in context.api.get("/v1/supplier")["items"]] == ["SUP-1"]
+    retries = [r for r in context.logger.records if r.get("level") == "warn"]
+    assert retries and retries[0]["step"].startswith("save:")

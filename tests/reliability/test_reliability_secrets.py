@@ -32,7 +32,7 @@ def test_committed_cassettes_hold_no_secret() -> None:
 
 
 def test_no_secret_in_logs_errors_or_delta_metadata(proof_env: ProofEnv) -> None:
-    # Runs after the bad-input cases and the soak (file order): the bad-input cases and the soak have filled the logs.
+    # Runs after the bad-input cases and the soak (file order), which have filled the logs.
     proof_env.clear_faults()
     truth = compare(proof_env)
     texts = list(proof_env.texts()) + truth.delta_texts

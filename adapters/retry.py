@@ -23,15 +23,15 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from tenacity import RetryCallState, Retrying
 
 from adapters.failures import AdapterError, Classifier, Failure, RetriesExhausted
-from adapters.runtime import LoggerLike
+from adapters.runtime import ContextLike, LoggerLike
 
 __all__ = ["Retrier", "RetryPolicy"]
 
@@ -59,6 +59,29 @@ class RetryPolicy(BaseModel):
         if self.max_wait > self.max_total:
             raise ValueError(f"max_wait ({self.max_wait}) must not exceed max_total ({self.max_total})")
         return self
+
+    @classmethod
+    def from_context(cls, context: ContextLike) -> RetryPolicy:
+        """The policy in ``config.retry`` of the job's settings, or the defaults.
+
+        One setting for every call a connector makes, so an operator can tighten or
+        loosen retries per connector instance without code, e.g.
+        ``"retry": {"max_total": 60, "max_wait": 10}``. Unknown keys and bad values are
+        refused with a message naming them, before any call is made.
+        """
+        raw = context.get_config("retry")
+        if raw is None:
+            return cls()
+        if not isinstance(raw, Mapping):
+            raise ValueError(f"config.retry must be an object of retry settings, got {raw!r:.80}")
+        try:
+            return cls.model_validate(dict(raw))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in error['loc']) or 'retry'}: {error['msg']}"
+                for error in exc.errors()
+            )
+            raise ValueError(f"config.retry is not valid: {problems}") from None
 
     def backoff(self, attempt: int, draw: float) -> float:
         """Jittered exponential wait after failed attempt number ``attempt`` (1-based).

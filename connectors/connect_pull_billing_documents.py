@@ -17,6 +17,7 @@ from typing import Any
 
 from adapters.connect import BillingBatchFilesSource, client_from_context, settings_from_context
 from adapters.records import DocumentItem
+from adapters.retry import RetryPolicy
 from adapters.sinks import DocumentSink
 from adapters.sync import sync
 
@@ -37,8 +38,11 @@ def run(context: Any) -> dict[str, Any]:
     if not connector_name:
         raise ValueError("config.connector_name is required")
     settings = settings_from_context(context)
+    policy = RetryPolicy.from_context(context)  # config.retry, checked before any call
     client = client_from_context(context, settings)
-    source = BillingBatchFilesSource(client, logger=context.logger, **settings.source_options())
+    source = BillingBatchFilesSource(
+        client, logger=context.logger, policy=policy, **settings.source_options()
+    )
     sink = DocumentSink.for_context(context, namespace=f"{connector_name}.{STREAM}", fields=upload_fields)
     summary = sync(context, source, sink, connector_name=connector_name, stream=STREAM)
     result = summary.as_dict()

@@ -21,6 +21,7 @@ from typing import Any
 from adapters.connect import ListingsSource, PartnerDirectory, client_from_context, settings_from_context
 from adapters.prefetch import Prefetching
 from adapters.records import RecordItem
+from adapters.retry import RetryPolicy
 from adapters.sinks import LoadSink
 from adapters.sync import sync
 from lib.objects.supplier import SupplierLoad
@@ -96,10 +97,11 @@ def run(context: Any) -> dict[str, Any]:
     if not connector_name:
         raise ValueError("config.connector_name is required")
     settings = settings_from_context(context)
+    policy = RetryPolicy.from_context(context)  # config.retry, checked before any call
     client = client_from_context(context, settings)
-    partners = PartnerDirectory(client, logger=context.logger)
+    partners = PartnerDirectory(client, logger=context.logger, policy=policy)
     source = Prefetching(
-        ListingsSource(client, logger=context.logger, **settings.source_options()),
+        ListingsSource(client, logger=context.logger, policy=policy, **settings.source_options()),
         lambda listings: partners.prefetch(vendor_ids(listings)),
     )
     mapper = VendorMapper(partners)

@@ -16,7 +16,7 @@ from adapters.codat.sink import CodatUploadSink
 from adapters.codat.source import CodatFilesSource
 from adapters.codat.upload import CodatUploader
 from adapters.ledger import Ledger
-from adapters.nuntiq.classifier import classify_nuntiq_error
+from adapters.nuntiq.retrier import nuntiq_retrier
 from adapters.retry import Retrier, RetryPolicy
 from adapters.runtime import ContextLike
 
@@ -47,7 +47,10 @@ def codat_retrier(
     context: ContextLike, settings: CodatSettings, *, source: str = "codat", policy: RetryPolicy | None = None
 ) -> Retrier:
     return Retrier(
-        make_classifier(settings.api_key_secret), source=source, logger=context.logger, policy=policy
+        make_classifier(settings.api_key_secret),
+        source=source,
+        logger=context.logger,
+        policy=policy or RetryPolicy.from_context(context),
     )
 
 
@@ -78,7 +81,7 @@ def upload_sink(
     retrier = codat_retrier(context, client.settings, source=f"codat company {company_id}", policy=policy)
     ledger = None
     if ledger_namespace is not None:
-        nuntiq = Retrier(classify_nuntiq_error, source="nuntiq", logger=context.logger, policy=policy)
+        nuntiq = nuntiq_retrier(context, policy)
         ledger = Ledger(context.api, namespace=ledger_namespace, retrier=nuntiq)
     uploader = CodatUploader(
         client, company_id, connection_id, retrier=retrier, logger=context.logger, ledger=ledger

@@ -16,7 +16,7 @@ from connect.client import ConnectClient, R
 
 from adapters.connect.errors import classify_connect_error
 from adapters.failures import AdapterError, FailureClass
-from adapters.retry import Retrier
+from adapters.retry import Retrier, RetryPolicy
 from adapters.runtime import LoggerLike
 
 __all__ = ["PREFETCH_CHUNK", "PartnerDirectory"]
@@ -34,9 +34,12 @@ class PartnerDirectory:
         *,
         retrier: Retrier | None = None,
         logger: LoggerLike | None = None,
+        policy: RetryPolicy | None = None,
     ) -> None:
         self.client = client
-        self.retrier = retrier or Retrier(classify_connect_error, source="connect.partners", logger=logger)
+        self.retrier = retrier or Retrier(
+            classify_connect_error, source="connect.partners", logger=logger, policy=policy
+        )
         self._cache: dict[str, dict[str, Any] | None] = {}
         self.requests_made = 0
 

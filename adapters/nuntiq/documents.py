@@ -18,6 +18,7 @@ from typing import IO, Any, TypeVar
 from adapters.cursor import format_cursor, parse_timestamp
 from adapters.failures import Classifier
 from adapters.nuntiq.classifier import classify_nuntiq_error
+from adapters.nuntiq.retrier import nuntiq_retrier
 from adapters.protocol import Ordering
 from adapters.records import DocumentItem
 from adapters.retry import Retrier, RetryPolicy
@@ -60,7 +61,7 @@ class NuntiqDocumentSource:
     def for_context(
         cls, context: ContextLike, *, policy: RetryPolicy | None = None, **options: Any
     ) -> NuntiqDocumentSource:
-        retrier = Retrier(classify_nuntiq_error, source="nuntiq", logger=context.logger, policy=policy)
+        retrier = nuntiq_retrier(context, policy)
         return cls(context.api, retrier=retrier, **options)
 
     @property

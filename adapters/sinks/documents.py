@@ -28,7 +28,7 @@ from typing import IO, Any
 
 from adapters.cursor import format_cursor, parse_timestamp
 from adapters.ledger import DeliveryStatus, ExactlyOnce, Ledger, LedgerEntry
-from adapters.nuntiq.classifier import classify_nuntiq_error
+from adapters.nuntiq.retrier import nuntiq_retrier
 from adapters.records import DocumentItem
 from adapters.retry import Retrier, RetryPolicy
 from adapters.runtime import ApiLike, ContextLike
@@ -89,7 +89,7 @@ class DocumentSink:
         **options: Any,
     ) -> DocumentSink:
         """The usual wiring: ledger and retries through ``context.api``, retries logged."""
-        retrier = Retrier(classify_nuntiq_error, source="nuntiq", logger=context.logger, policy=policy)
+        retrier = nuntiq_retrier(context, policy)
         ledger = Ledger(context.api, namespace=namespace, retrier=retrier)
         return cls(context.api, ledger, retrier=retrier, **options)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
-from adapters.nuntiq.classifier import classify_nuntiq_error
+from adapters.nuntiq.retrier import nuntiq_retrier
 from adapters.records import DocumentItem, RecordItem
 from adapters.retry import Retrier, RetryPolicy
 from adapters.runtime import ContextLike
@@ -86,7 +86,7 @@ class LoadSink(Generic[ItemT]):
         Load saves are upserts (by the entity's natural key), so sending a batch again
         after a transient failure cannot duplicate rows.
         """
-        retrier = Retrier(classify_nuntiq_error, source="nuntiq", logger=context.logger, policy=policy)
+        retrier = nuntiq_retrier(context, policy)
         return cls(load, mapper, name=name, retrier=retrier)
 
     @property

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from sandbox.proof.changes import SourceChanger
-from sandbox.proof.env import CODAT_SMALL_COMPANY, CONNECTORS, ProofEnv, short_retries
+from sandbox.proof.env import CODAT_SMALL_COMPANY, CONNECTORS, ProofEnv
 from sandbox.proof.truth import compare
 
 
@@ -392,53 +392,47 @@ CASES: list[Case] = [
 
 def prepare(env: ProofEnv) -> None:
     """Bring every connector up to date once, so each case starts from stored cursors."""
-    with short_retries():
-        for connector in CONNECTORS:
-            record = env.run_until_ok(connector)
-            if not record.ok:
-                raise RuntimeError(f"baseline run of {connector} failed: {record.report.error}")
+    for connector in CONNECTORS:
+        record = env.run_until_ok(connector)
+        if not record.ok:
+            raise RuntimeError(f"baseline run of {connector} failed: {record.report.error}")
 
 
 def run_case(env: ProofEnv, case: Case, changer: SourceChanger) -> CaseResult:
     ctx = CaseContext(env, changer)
     before = cursors(env, case.connector)
-    with short_retries():
-        try:
-            case.plant(ctx)
-            record = env.run(
-                case.connector,
-                params=ctx.params or None,
-                settings=ctx.settings,
-                token=ctx.token,
-                label=case.name,
-            )
-        finally:
-            try:
-                case.remove(ctx)
-            finally:
-                env.clear_faults()
-        after = cursors(env, case.connector)
-        error = record.report.error or ""
-        result_text = (
-            json.dumps(record.report.result, default=str) if record.report.result is not None else ""
+    try:
+        case.plant(ctx)
+        record = env.run(
+            case.connector,
+            params=ctx.params or None,
+            settings=ctx.settings,
+            token=ctx.token,
+            label=case.name,
         )
-        wanted = all(fragment.lower() in error.lower() for fragment in case.expect)
-        if case.kind == "error":
-            passed = not record.ok and wanted
-            outcome = (
-                "failed as expected" if passed else ("succeeded" if record.ok else "failed, unclear error")
-            )
-            unchanged: bool | None = before == after
-        elif case.kind == "rejected":
-            passed = record.ok and all(f.lower() in result_text.lower() for f in case.expect)
-            outcome = "rejected by name, rest delivered" if passed else "not rejected by name"
-            error = _rejections(record.report.result) or error
-            unchanged = None
-        else:
-            passed = record.ok
-            outcome = "accepted" if passed else "failed"
-            unchanged = None
-        rerun = env.run(case.connector, label=f"{case.name} (rerun)")
+    finally:
+        try:
+            case.remove(ctx)
+        finally:
+            env.clear_faults()
+    after = cursors(env, case.connector)
+    error = record.report.error or ""
+    result_text = json.dumps(record.report.result, default=str) if record.report.result is not None else ""
+    wanted = all(fragment.lower() in error.lower() for fragment in case.expect)
+    if case.kind == "error":
+        passed = not record.ok and wanted
+        outcome = "failed as expected" if passed else ("succeeded" if record.ok else "failed, unclear error")
+        unchanged: bool | None = before == after
+    elif case.kind == "rejected":
+        passed = record.ok and all(f.lower() in result_text.lower() for f in case.expect)
+        outcome = "rejected by name, rest delivered" if passed else "not rejected by name"
+        error = _rejections(record.report.result) or error
+        unchanged = None
+    else:
+        passed = record.ok
+        outcome = "accepted" if passed else "failed"
+        unchanged = None
+    rerun = env.run(case.connector, label=f"{case.name} (rerun)")
     truth = compare(env, [case.connector])
     repaired = rerun.ok and truth.clean
     detail = "" if repaired else (rerun.report.error or "; ".join(str(f) for f in truth.findings[:3]))

@@ -11,7 +11,6 @@ log line and error text for the secret scan and the retry count.
 from __future__ import annotations
 
 import base64
-import contextlib
 import io
 import json
 import secrets
@@ -24,7 +23,6 @@ from typing import Any
 
 import httpx
 
-import adapters.retry
 from lib.api_client import ApiClient
 from lib.context import read_settings
 from sandbox.runner import REPO_ROOT, RunReport, run_connector
@@ -106,30 +104,16 @@ SMALL = Sizes()
 TINY = Sizes(listings=16, vendors=4, billing_batches=2, codat_files=6, codat_days=2, codat_small_files=3)
 
 
-class SoakRetryPolicy(adapters.retry.RetryPolicy):
-    """Short waits for suites that inject many failures (a run must take seconds, not minutes).
-
-    The connectors take no retry settings from their config, so the suites narrow the
-    default policy of this process instead (see :func:`short_retries`). ``Retry-After``
-    is still honoured: a wait is never shorter than what the server asked for.
-    """
-
-    max_attempts: int = 5
-    initial_wait: float = 0.05
-    multiplier: float = 2.0
-    max_wait: float = 2.0
-    max_total: float = 20.0
-
-
-@contextlib.contextmanager
-def short_retries(policy: type[adapters.retry.RetryPolicy] = SoakRetryPolicy) -> Iterator[None]:
-    """Make :class:`adapters.retry.Retrier`'s default policy ``policy`` while inside."""
-    original = adapters.retry.RetryPolicy
-    adapters.retry.RetryPolicy = policy  # type: ignore[misc]
-    try:
-        yield
-    finally:
-        adapters.retry.RetryPolicy = original  # type: ignore[misc]
+#: ``config.retry`` of every connector the suites run: short waits, because the suites
+#: inject many failures and a run must take seconds, not minutes. ``Retry-After`` is still
+#: honoured: a wait is never shorter than what the server asked for.
+SOAK_RETRY: dict[str, float] = {
+    "max_attempts": 5,
+    "initial_wait": 0.05,
+    "multiplier": 2.0,
+    "max_wait": 2.0,
+    "max_total": 20.0,
+}
 
 
 @dataclass
@@ -236,6 +220,7 @@ class ProofEnv:
         settings = read_settings(REPO_ROOT / "fixtures" / "settings" / f"{connector}.json")
         settings["customer_number"] = self.customer
         config = settings["config"]
+        config["retry"] = dict(SOAK_RETRY)
         if connector.startswith("connect_"):
             config["connect_endpoint"] = self.connect.url
             settings["secrets"][config.get("connect_api_key_secret", "connect_api_key")] = self.connect_key

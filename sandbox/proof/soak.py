@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from sandbox.proof.changes import SourceChanger
-from sandbox.proof.env import CONNECTORS, SMALL, SOAK_FAULTS, ProofEnv, RunRecord, Sizes, short_retries
+from sandbox.proof.env import CONNECTORS, SMALL, SOAK_FAULTS, ProofEnv, RunRecord, Sizes
 from sandbox.proof.truth import TruthReport, compare
 from sandbox.runner import REPO_ROOT
 
@@ -132,23 +132,22 @@ def run_soak(
     settle: list[RunRecord] = []
     failures: list[str] = []
     env.reset_stats()
-    with short_retries():
-        for number in range(1, rounds + 1):
-            env.set_faults(plan, seed=seed * 1000 + number)
-            for connector in CONNECTORS:
-                record = env.run(connector, label=f"round {number}")
-                records.append(record)
-                if not record.ok:
-                    failures.append(f"round {number} {connector}: {record.report.error}")
-            if out is not None:
-                states = " ".join("ok" if r.ok else "FAIL" for r in records[-len(CONNECTORS) :])
-                print(f"round {number:>3}/{rounds}: {states}", file=out, flush=True)
-            env.clear_faults()  # admin changes never see faults; the next round sets them again
-            changer.round()
-        env.clear_faults()
-        stats = env.stats()
+    for number in range(1, rounds + 1):
+        env.set_faults(plan, seed=seed * 1000 + number)
         for connector in CONNECTORS:
-            settle.append(env.run_until_ok(connector))
+            record = env.run(connector, label=f"round {number}")
+            records.append(record)
+            if not record.ok:
+                failures.append(f"round {number} {connector}: {record.report.error}")
+        if out is not None:
+            states = " ".join("ok" if r.ok else "FAIL" for r in records[-len(CONNECTORS) :])
+            print(f"round {number:>3}/{rounds}: {states}", file=out, flush=True)
+        env.clear_faults()  # admin changes never see faults; the next round sets them again
+        changer.round()
+    env.clear_faults()
+    stats = env.stats()
+    for connector in CONNECTORS:
+        settle.append(env.run_until_ok(connector))
     truth = compare(env)
     uploads = len(_uploads(env))
     return SoakResult(

@@ -116,13 +116,19 @@ class FakeApi:
 
 
 class FakeContext:
-    def __init__(self, params: Mapping[str, Any] | None = None, api: FakeApi | None = None) -> None:
+    def __init__(
+        self,
+        params: Mapping[str, Any] | None = None,
+        api: FakeApi | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> None:
         self.params = dict(params or {})
+        self.config = dict(config or {})
         self.api = api or FakeApi()
         self.logger = RecordingLogger()
 
     def get_config(self, key: str, default: Any = None) -> Any:
-        return default
+        return self.config.get(key, default)
 
     def get_secret(self, key: str) -> Any:
         return None

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from sandbox.proof.env import ProofEnv, short_retries
+from sandbox.proof.env import ProofEnv
 from sandbox.proof.truth import NuntiqView, TruthReport, check_codat_company
 
 #: a company of its own, so the future-dated files below do not move the shared streams' cursors
@@ -34,12 +34,11 @@ def test_whole_second_upload_after_a_millisecond_cursor_is_pulled(proof_env: Pro
     settings["config"]["codat"]["company_ids"] = [COMPANY]
     second = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=30)
     _add(proof_env, "precise.pdf", second.strftime("%Y-%m-%dT%H:%M:%S") + ".900Z")
-    with short_retries():
-        first = proof_env.run("codat_pull_files", settings=settings)
-        assert first.ok, first.report.error
-        # uploaded later in the same second; Codat lists it without a fraction (and zone-less)
-        _add(proof_env, "coarse.pdf", second.strftime("%Y-%m-%dT%H:%M:%S"))
-        again = proof_env.run("codat_pull_files", settings=settings)
+    first = proof_env.run("codat_pull_files", settings=settings)
+    assert first.ok, first.report.error
+    # uploaded later in the same second; Codat lists it without a fraction (and zone-less)
+    _add(proof_env, "coarse.pdf", second.strftime("%Y-%m-%dT%H:%M:%S"))
+    again = proof_env.run("codat_pull_files", settings=settings)
     assert again.ok, again.report.error
     report = TruthReport()
     api = proof_env.api()

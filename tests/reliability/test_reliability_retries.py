@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from sandbox.proof.env import ProofEnv, short_retries
+from sandbox.proof.env import ProofEnv
 from sandbox.proof.truth import compare
 
 
 def test_supplier_save_is_retried_after_a_503(proof_env: ProofEnv) -> None:
     proof_env.nuntiq.set_faults(script=[503], path_pattern=r"^/v1/supplier$", retry_after=0)
     try:
-        with short_retries():
-            record = proof_env.run("connect_pull_suppliers")
+        record = proof_env.run("connect_pull_suppliers")
     finally:
         proof_env.clear_faults()
     assert record.ok, record.report.error

@@ -64,3 +64,15 @@ class ContextLike(Protocol):
     def get_secret(self, key: str) -> Any: ...
 
     def get_param(self, key: str, default: Any = None) -> Any: ...
+
+
+def require_config(context: ContextLike, key: str) -> Any:
+    """``context.get_config(key)``, refusing a missing or empty value with a message naming it.
+
+    Connectors check their required settings first, so a settings mistake fails before
+    any call is made and says which key to fix.
+    """
+    value = context.get_config(key)
+    if not value:
+        raise ValueError(f"config.{key} is required")
+    return value

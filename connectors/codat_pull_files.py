@@ -30,6 +30,7 @@ from typing import Any
 
 from adapters.codat import client_from_context, files_source, settings_from_context
 from adapters.records import DocumentItem
+from adapters.runtime import require_config
 from adapters.sinks import DocumentSink
 from adapters.sync import sync
 
@@ -55,9 +56,7 @@ def upload_fields(item: DocumentItem) -> Mapping[str, Any]:
 
 
 def run(context: Any) -> dict[str, Any]:
-    connector_name = context.get_config("connector_name")
-    if not connector_name:
-        raise ValueError("config.connector_name is required")
+    connector_name = require_config(context, "connector_name")
     settings = settings_from_context(context)
     if not settings.company_ids:
         raise ValueError("config.codat.company_ids must name at least one Codat company")

@@ -32,6 +32,7 @@ from adapters.failures import Classifier
 from adapters.nuntiq.documents import NuntiqDocumentSource
 from adapters.protocol import Ordering
 from adapters.records import DocumentItem
+from adapters.runtime import require_config
 from adapters.sync import sync
 
 STREAM = "source_documents_to_codat"
@@ -66,9 +67,7 @@ class NotFromCodat:
 
 
 def run(context: Any) -> dict[str, Any]:
-    connector_name = context.get_config("connector_name")
-    if not connector_name:
-        raise ValueError("config.connector_name is required")
+    connector_name = require_config(context, "connector_name")
     settings = settings_from_context(context)
     if len(settings.company_ids) != 1 or not settings.connection_id:
         raise ValueError("config.codat needs exactly one company_id and a connection_id to push to")

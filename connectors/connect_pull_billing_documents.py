@@ -18,6 +18,7 @@ from typing import Any
 from adapters.connect import BillingBatchFilesSource, client_from_context, settings_from_context
 from adapters.records import DocumentItem
 from adapters.retry import RetryPolicy
+from adapters.runtime import require_config
 from adapters.sinks import DocumentSink
 from adapters.sync import sync
 
@@ -34,9 +35,7 @@ def upload_fields(item: DocumentItem) -> Mapping[str, Any]:
 
 
 def run(context: Any) -> dict[str, Any]:
-    connector_name = context.get_config("connector_name")
-    if not connector_name:
-        raise ValueError("config.connector_name is required")
+    connector_name = require_config(context, "connector_name")
     settings = settings_from_context(context)
     policy = RetryPolicy.from_context(context)  # config.retry, checked before any call
     client = client_from_context(context, settings)

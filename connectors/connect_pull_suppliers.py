@@ -22,6 +22,7 @@ from adapters.connect import ListingsSource, PartnerDirectory, client_from_conte
 from adapters.prefetch import Prefetching
 from adapters.records import RecordItem
 from adapters.retry import RetryPolicy
+from adapters.runtime import require_config
 from adapters.sinks import LoadSink
 from adapters.sync import sync
 from lib.objects.supplier import SupplierLoad
@@ -93,9 +94,7 @@ class VendorMapper:
 
 
 def run(context: Any) -> dict[str, Any]:
-    connector_name = context.get_config("connector_name")
-    if not connector_name:
-        raise ValueError("config.connector_name is required")
+    connector_name = require_config(context, "connector_name")
     settings = settings_from_context(context)
     policy = RetryPolicy.from_context(context)  # config.retry, checked before any call
     client = client_from_context(context, settings)

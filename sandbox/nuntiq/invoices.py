@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sandbox.nuntiq.auth import current_customer, store_of
 from sandbox.nuntiq.errors import NuntiqError
 from sandbox.nuntiq.files import files_of, read_multipart, store_files
-from sandbox.nuntiq.paging import page_window
+from sandbox.nuntiq.paging import page_rows, page_window
 from sandbox.nuntiq.store import dumps, new_id
 
 router = APIRouter()
@@ -80,11 +80,7 @@ def list_invoices(
 ) -> dict[str, Any]:
     page, limit, offset = page_window(request, page, limit)
     with store_of(request).read() as conn:
-        count = conn.execute("SELECT COUNT(*) FROM invoices WHERE customer = ?", (customer,)).fetchone()[0]
-        rows = conn.execute(
-            "SELECT * FROM invoices WHERE customer = ? ORDER BY pk LIMIT ? OFFSET ?",
-            (customer, limit, offset),
-        ).fetchall()
+        count, rows = page_rows(conn, "invoices", "customer = ?", (customer,), limit, offset)
         return {"items": [_invoice(conn, customer, r) for r in rows], "count": count, "page": page}
 
 
@@ -145,13 +141,13 @@ def list_messages(
     page, limit, offset = page_window(request, page, limit)
     with store_of(request).read() as conn:
         _get_row(conn, customer, invoice_id)
-        count = conn.execute(
-            "SELECT COUNT(*) FROM lifecycle_messages WHERE customer = ? AND invoice_id = ?",
+        count, rows = page_rows(
+            conn,
+            "lifecycle_messages",
+            "customer = ? AND invoice_id = ?",
             (customer, invoice_id),
-        ).fetchone()[0]
-        rows = conn.execute(
-            "SELECT id, invoice_id, level, message, created_at FROM lifecycle_messages "
-            "WHERE customer = ? AND invoice_id = ? ORDER BY pk LIMIT ? OFFSET ?",
-            (customer, invoice_id, limit, offset),
-        ).fetchall()
+            limit,
+            offset,
+            columns="id, invoice_id, level, message, created_at",
+        )
     return {"items": [dict(r) for r in rows], "count": count, "page": page}

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Request
 
 from sandbox.nuntiq.auth import current_customer, store_of
 from sandbox.nuntiq.errors import NuntiqError
-from sandbox.nuntiq.paging import page_window
+from sandbox.nuntiq.paging import page_rows, page_window
 from sandbox.nuntiq.store import dumps, new_id
 
 MAX_ROWS = 1000
@@ -45,11 +45,7 @@ def list_suppliers(
 ) -> dict[str, Any]:
     page, limit, offset = page_window(request, page, limit)
     with store_of(request).read() as conn:
-        count = conn.execute("SELECT COUNT(*) FROM suppliers WHERE customer = ?", (customer,)).fetchone()[0]
-        rows = conn.execute(
-            "SELECT * FROM suppliers WHERE customer = ? ORDER BY pk LIMIT ? OFFSET ?",
-            (customer, limit, offset),
-        ).fetchall()
+        count, rows = page_rows(conn, "suppliers", "customer = ?", (customer,), limit, offset)
     return {"items": [_row(r) for r in rows], "count": count, "page": page}
 
 

@@ -100,6 +100,11 @@ class _CallState:
     give_up_reason: str | None = None
 
 
+#: the wait of every Retrier built without an explicit ``sleep``; a module attribute so
+#: the test kit (``adapters.testing``) can replay recorded retries without waiting
+default_sleep: Callable[[float], None] = time.sleep
+
+
 class Retrier:
     """Runs calls to one source under :class:`RetryPolicy`.
 
@@ -115,7 +120,7 @@ class Retrier:
         source: str,
         logger: LoggerLike | None = None,
         policy: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
     ) -> None:
@@ -123,7 +128,7 @@ class Retrier:
         self.source = source
         self.logger = logger
         self.policy = policy or RetryPolicy()
-        self._sleep = sleep
+        self._sleep = sleep if sleep is not None else default_sleep
         self._clock = clock
         self._rand = rand
 

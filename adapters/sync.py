@@ -49,6 +49,7 @@ from adapters.cursor import (
     parse_timestamp,
     resolve_since,
 )
+from adapters.params import read_job_params
 from adapters.protocol import Ordering, Source
 from adapters.records import DocumentItem, RecordItem
 from adapters.runtime import ContextLike
@@ -120,29 +121,6 @@ def _default_delta_run() -> DeltaRunner:
     return runner
 
 
-def _param_timestamp(context: ContextLike, name: str) -> datetime | None:
-    raw = context.get_param(name)
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return None
-    try:
-        return parse_timestamp(raw)
-    except CursorError:
-        raise CursorError(f"job parameter {name} is not a timestamp: {raw!r}") from None
-
-
-def _lookback_days(context: ContextLike, default: int | None) -> int | None:
-    raw = context.get_param("lookback_days")
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return default
-    try:
-        days = int(raw)
-    except (TypeError, ValueError):
-        raise ValueError(f"job parameter lookback_days is not a whole number of days: {raw!r}") from None
-    if days < 0:
-        raise ValueError(f"job parameter lookback_days must not be negative: {raw!r}")
-    return days
-
-
 def sync(
     context: ContextLike,
     source: Source[Any],
@@ -159,6 +137,7 @@ def sync(
     cursor_type: str = "timestamp_utc",
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     clock: Callable[[], float] = time.monotonic,
+    job_params: Iterable[str] = (),
 ) -> SyncSummary:
     """Run ``source`` into ``sinks`` as one delta run of ``connector_name``/``stream``.
 
@@ -166,7 +145,8 @@ def sync(
     attribute (or zero). ``lookback_days`` is the bootstrap window when no cursor is
     stored (the ``lookback_days`` job param wins; ``None`` = everything). ``metadata`` is
     merged into the run's metadata and must not contain secrets. ``delta_run`` defaults to
-    ``lib.delta.delta_run``, imported at call time.
+    ``lib.delta.delta_run``, imported at call time. ``job_params`` names the connector's
+    own job parameters, so near misses of them are refused too (:mod:`adapters.params`).
     """
     if flush_every < 1:
         raise ValueError(f"flush_every must be at least 1, got {flush_every}")
@@ -178,16 +158,12 @@ def sync(
         raise ValueError(f"sink names must be unique, got {names}")
     stream_name = stream or source.name
     # Parameters are checked before anything is called, so a typo fails fast and clearly.
-    override = _param_timestamp(context, "since_override")
-    until = _param_timestamp(context, "until_override")
-    days = _lookback_days(context, lookback_days)
+    params = read_job_params(context, declared=job_params)
+    override, until = params.since_override, params.until_override
+    days = lookback_days if params.lookback_days is None else params.lookback_days
     if lookback is None:
         attr = getattr(source, "lookback", None)
         lookback = attr if isinstance(attr, timedelta) else timedelta(0)
-    if override is not None and until is not None and until < override:
-        raise CursorError(
-            f"until_override {format_cursor(until)} is before since_override {format_cursor(override)}"
-        )
     runner = delta_run or _default_delta_run()
     with runner(context, connector_name, stream_name, cursor_type=cursor_type) as run:
         driver = _Driver(

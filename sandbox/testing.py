@@ -14,8 +14,18 @@ from typing import Any, TextIO
 
 import httpx
 
+from adapters.testing import FakeClock, RecordingLogger
 from lib.context import Context, load_context, read_settings
 from sandbox.server import RunningServer
+
+__all__ = [
+    "DEFAULT_CUSTOMER",
+    "FakeClock",
+    "RecordingLogger",
+    "issue_job_token",
+    "nuntiq_context",
+    "write_counters",
+]
 
 DEFAULT_CUSTOMER = "10000001"
 
@@ -77,40 +87,3 @@ def write_counters(server: RunningServer | str, customer_number: str = DEFAULT_C
     response.raise_for_status()
     result: dict[str, int] = response.json()
     return result
-
-
-class RecordingLogger:
-    """A ``context.logger`` stand-in that keeps every call, so tests can assert on what was logged."""
-
-    def __init__(self) -> None:
-        self.records: list[tuple[str, str, str | None, Any]] = []
-
-    def info(self, message: str, step: str | None = None, detail: Any = None) -> None:
-        self.records.append(("info", message, step, detail))
-
-    def warn(self, message: str, step: str | None = None, detail: Any = None) -> None:
-        self.records.append(("warn", message, step, detail))
-
-    def error(self, message: str, step: str | None = None, detail: Any = None) -> None:
-        self.records.append(("error", message, step, detail))
-
-    def of(self, level: str) -> list[tuple[str, str, str | None, Any]]:
-        return [r for r in self.records if r[0] == level]
-
-    def warnings(self) -> list[str]:
-        return [r[1] for r in self.of("warn")]
-
-
-class FakeClock:
-    """A ``clock``/``sleep`` pair for retry tests: sleeping advances the clock, nothing really waits."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds

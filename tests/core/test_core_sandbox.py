@@ -64,7 +64,7 @@ def supplier(n: int, minute: int, **extra: Any) -> dict[str, Any]:
 def run_connector(server: RunningServer, path: Path, **params: Any) -> dict[str, Any]:
     context = context_for(
         server,
-        params={"lookback_days": 100_000, **params},
+        params={"lookback_days": 36_500, **params},
         config={"connector_name": "sample", "suppliers_file": str(path)},
     )
     result: dict[str, Any] = sample_pull_suppliers.run(context)

@@ -96,6 +96,15 @@ def _unreadable_success(exc: BaseException) -> Failure | None:
     )
 
 
+def _tried(exc: httpx.TransportError) -> str:
+    """`` at <scheme://host:port> (config codat.server_url)`` from the failed request, if known."""
+    try:
+        url = exc.request.url
+    except RuntimeError:  # raised outside a request
+        return ""
+    return f" at {url.scheme}://{url.netloc.decode()} (config codat.server_url)"
+
+
 def make_classifier(api_key_secret: str = "codat_api_key") -> Classifier:
     """A classifier whose auth hint names the secret the settings point at."""
 
@@ -103,7 +112,7 @@ def make_classifier(api_key_secret: str = "codat_api_key") -> Classifier:
         if isinstance(exc, httpx.TransportError):
             return Failure(
                 FailureClass.TRANSIENT,
-                f"Codat unreachable or connection lost: {type(exc).__name__}: {exc}",
+                f"Codat unreachable or connection lost{_tried(exc)}: {type(exc).__name__}: {exc}",
             )
         if not isinstance(exc, (*_SDK_ERRORS, sdk_errors.SDKError)):
             return _unreadable_success(exc)

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from adapters.runtime import ContextLike
+from adapters.settings import SettingsError, check_config_keys, config_keys, config_schema
+from adapters.suggest import did_you_mean
 
 DEFAULT_SERVER_URL = "https://api.codat.io"
 DEFAULT_API_KEY_SECRET = "codat_api_key"
@@ -78,6 +80,10 @@ class CodatSettings(BaseModel):
     def from_mapping(cls, config: Mapping[str, Any]) -> CodatSettings:
         """Build from a ``codat`` config block; ``company_id`` is accepted for one company."""
         data = dict(config)
+        _refuse_unknown(data, cls, "config.codat", extra=("company_id",))
+        limits = data.get("archive_limits")
+        if isinstance(limits, Mapping):
+            _refuse_unknown(limits, ArchiveLimits, "config.codat.archive_limits")
         single = data.pop("company_id", None)
         if single and not data.get("company_ids"):
             data["company_ids"] = [single]
@@ -85,10 +91,29 @@ class CodatSettings(BaseModel):
 
     @classmethod
     def from_context(cls, context: ContextLike, key: str = "codat") -> CodatSettings:
+        keys = config_keys(context)
+        if keys is not None:
+            # "codat_*" keys and near misses of the block's name at the top level are typos
+            check_config_keys(keys, prefix=f"{key}_", known=(key,), what="Codat")
         block = context.get_config(key)
         if not isinstance(block, Mapping):
             raise ValueError(f"settings: config.{key} must be an object with the Codat settings")
         return cls.from_mapping(block)
+
+
+def _refuse_unknown(
+    data: Mapping[str, Any], model: type[BaseModel], where: str, extra: tuple[str, ...] = ()
+) -> None:
+    """Name an unknown key and the likely intended one (pydantic would only say "extra")."""
+    known = [*model.model_fields, *extra]
+    for name in data:
+        if name not in known:
+            raise SettingsError(f"{where}.{name} is not a Codat setting{did_you_mean(str(name), known)}")
+
+
+def config_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a Codat connector's ``config`` (settings in the ``codat`` block)."""
+    return config_schema("Codat connector config", {"codat": CodatSettings.model_json_schema()})
 
 
 def auth_header(api_key: str) -> str:

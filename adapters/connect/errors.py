@@ -11,6 +11,7 @@ from document downloads, which stream outside the client's ``get``.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -25,6 +26,16 @@ AUTH_HINT = (
     f"check the Connect API key: the secret named by config {API_KEY_SECRET_SETTING!r} "
     "(default 'connect_api_key') must hold a valid 'ApiKey SU-...:...' key with access to this resource"
 )
+
+
+def _tried(exc: BaseException | None) -> str:
+    """`` at <scheme://host:port> (config connect_endpoint)`` from the failed request, if any."""
+    request = getattr(exc, "request", None)
+    url = getattr(request, "url", None)
+    if not isinstance(url, str):
+        return ""
+    parts = urlsplit(url)
+    return f" at {parts.scheme}://{parts.netloc} (config connect_endpoint)"
 
 
 class ConnectPageError(Exception):
@@ -75,7 +86,7 @@ def classify_connect_error(exc: BaseException) -> Failure | None:
         if exc.status_code is None:
             cause = exc.__cause__
             reason = type(cause).__name__ if cause is not None else "no response"
-            return Failure(FailureClass.TRANSIENT, f"Connect not reachable ({reason})")
+            return Failure(FailureClass.TRANSIENT, f"Connect not reachable{_tried(cause)} ({reason})")
         if int(exc.status_code) < 400 and isinstance(exc.__cause__, ValueError):
             # a 2xx whose body would not parse: the client wraps the JSON error too
             url = response.url if response is not None else "?"
@@ -106,5 +117,5 @@ def classify_connect_error(exc: BaseException) -> Failure | None:
         | urllib3.exceptions.ProtocolError
         | urllib3.exceptions.TimeoutError,
     ):
-        return Failure(FailureClass.TRANSIENT, f"Connect not reachable ({type(exc).__name__})")
+        return Failure(FailureClass.TRANSIENT, f"Connect not reachable{_tried(exc)} ({type(exc).__name__})")
     return None

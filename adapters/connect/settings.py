@@ -14,19 +14,29 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from connect.client import ConnectClient
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from adapters.runtime import ContextLike
+from adapters.settings import (
+    SettingsError,
+    check_config_keys,
+    config_keys,
+    config_schema,
+    explain_validation_error,
+)
 
 __all__ = [
     "API_KEY_SECRET_SETTING",
+    "CONFIG_KEYS",
     "DEFAULT_ENDPOINT",
     "ConnectSettings",
     "build_client",
     "client_from_context",
+    "config_json_schema",
     "settings_from_context",
 ]
 
+CONFIG_PREFIX = "connect_"
 API_PATH = "/public/v1"
 DEFAULT_ENDPOINT = f"https://api.connect.cloudblue.com{API_PATH}"
 
@@ -76,15 +86,36 @@ class ConnectSettings(BaseModel):
         }
 
 
+#: every config key this integration reads
+CONFIG_KEYS: tuple[str, ...] = tuple(f"{CONFIG_PREFIX}{name}" for name in ConnectSettings.model_fields)
+
+
 def settings_from_context(context: ContextLike, **overrides: Any) -> ConnectSettings:
-    """Read ``connect_*`` config keys from the job context (``overrides`` win)."""
+    """Read ``connect_*`` config keys from the job context (``overrides`` win).
+
+    An unknown ``connect_*`` key, or a near miss of one (``conect_endpoint``), is refused
+    before anything else: a misspelt endpoint must not fall back to production Connect.
+    """
+    keys = config_keys(context)
+    if keys is not None:
+        check_config_keys(keys, prefix=CONFIG_PREFIX, known=CONFIG_KEYS, what="Connect")
     values: dict[str, Any] = {}
     for name in ConnectSettings.model_fields:
-        value = context.get_config(f"connect_{name}")
+        value = context.get_config(f"{CONFIG_PREFIX}{name}")
         if value is not None:
             values[name] = value
     values.update(overrides)
-    return ConnectSettings(**values)
+    try:
+        return ConnectSettings(**values)
+    except ValidationError as exc:
+        raise SettingsError(explain_validation_error(exc, f"config.{CONFIG_PREFIX}")) from None
+
+
+def config_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a Connect connector's ``config`` (flat ``connect_*`` keys)."""
+    schema = ConnectSettings.model_json_schema()
+    properties = {f"{CONFIG_PREFIX}{k}": v for k, v in schema.get("properties", {}).items()}
+    return config_schema("Connect connector config", properties)
 
 
 def _authorization(api_key: str | SecretStr) -> str:

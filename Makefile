@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint typecheck soak crash badinput secrets bench bench-quick sandbox clean
+.PHONY: venv demo test lint typecheck soak crash badinput secrets bench bench-quick sandbox clean downstream
 
 venv: $(STAMP)
 
@@ -47,6 +47,12 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench --quick
+
+# The package as a user installs it: wheel + pytest in a fresh venv without constraints,
+# the sample project in examples/downstream (test kit, cassette), mypy --strict, pip check.
+downstream: $(STAMP)
+	$(BIN)/ruff check examples
+	.ci/downstream
 
 sandbox: $(STAMP)
 	$(BIN)/python -m sandbox.cli sandbox

@@ -30,7 +30,9 @@ from typing import TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from tenacity import RetryCallState, Retrying
 
+from adapters import progress
 from adapters.failures import AdapterError, Classifier, Failure, RetriesExhausted
+from adapters.progress import EventKind, ProgressEvent
 from adapters.runtime import ContextLike, LoggerLike
 
 __all__ = ["Retrier", "RetryPolicy"]
@@ -178,6 +180,8 @@ class Retrier:
             return False
 
         def before_sleep(rs: RetryCallState) -> None:
+            if progress.active():
+                progress.emit(ProgressEvent(EventKind.RETRY, source=self.source, seconds=rs.upcoming_sleep))
             failure = state.failure
             if self.logger is None or failure is None:
                 return

@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from adapters import progress
 from adapters.cursor import (
     CursorError,
     ResolvedSince,
@@ -50,6 +51,7 @@ from adapters.cursor import (
     resolve_since,
 )
 from adapters.params import read_job_params
+from adapters.progress import EventKind
 from adapters.protocol import Ordering, Source
 from adapters.records import DocumentItem, RecordItem
 from adapters.runtime import ContextLike
@@ -251,6 +253,7 @@ class _Driver:
                 "ordering": ordering.value,
             },
         )
+        progress.note(EventKind.STREAM_STARTED, stream=self.stream)
         read = dropped = 0
         last: datetime | None = None
         complete = True
@@ -258,6 +261,7 @@ class _Driver:
         try:
             for item in items:
                 read += 1
+                progress.note(EventKind.READ, stream=self.stream, count=1)
                 cursor = item.cursor
                 if cursor is not None:
                     if since is not None and cursor < since:
@@ -352,6 +356,7 @@ class _Driver:
             }
         )
         run.set_metadata(run_metadata)
+        progress.note(EventKind.STREAM_FINISHED, stream=self.stream, count=read)
         self.log.info(
             f"{self.stream}: done: read {read}, wrote {summary.items_written}, "
             f"cursor {stored or '-'} -> {cursor_after or '-'}",
@@ -373,7 +378,11 @@ class _Driver:
         if self.in_batch == 0 and not any(s.pending for s in self.sinks):
             return
         for sink in self.sinks:
-            self.written[sink.name] += sink.flush()
+            flush_started = self.clock()
+            flushed = sink.flush()
+            self.written[sink.name] += flushed
+            progress.note(EventKind.FLUSHED, stream=self.stream, sink=sink.name, count=flushed,
+                          seconds=self.clock() - flush_started)
         # Only now, with every sink flushed, do this batch's items count as durable.
         if self.batch_max is not None and (self.durable is None or self.batch_max > self.durable):
             self.durable = self.batch_max

@@ -19,6 +19,7 @@ from codat_files import CodatFiles
 from codat_files.models import operations, shared
 from codat_files.utils import BackoffStrategy, RetryConfig
 
+from adapters import progress
 from adapters.codat.http import CodatHttpClient, UploadPart, capture_responses, last_response, upload_parts
 from adapters.codat.settings import CodatSettings, auth_header
 
@@ -34,6 +35,12 @@ class ArchiveTooLarge(Exception):
     """The download grew past ``ArchiveLimits.max_archive_bytes``; it is not retried."""
 
 
+def _report_response(response: httpx.Response) -> None:
+    """Every Codat response, for progress displays (:mod:`adapters.progress`)."""
+    size = response.headers.get("Content-Length", "")
+    progress.report_response(f"codat {response.url.host}", size=int(size) if size.isdigit() else 0)
+
+
 def build_sdk(
     settings: CodatSettings,
     api_key: str,
@@ -46,7 +53,7 @@ def build_sdk(
 
     ``http`` lets callers (tests, benchmarks) share or instrument the transport.
     """
-    inner = http or httpx.Client(timeout=settings.timeout_s)
+    inner = http or httpx.Client(timeout=settings.timeout_s, event_hooks={"response": [_report_response]})
     client = CodatHttpClient(inner, read_error_bodies=read_error_bodies, fix_upload=fix_upload)
     return CodatFiles(
         auth_header=auth_header(api_key),

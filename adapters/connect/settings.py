@@ -13,9 +13,11 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
 from connect.client import ConnectClient
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from adapters import progress
 from adapters.runtime import ContextLike
 from adapters.settings import (
     SettingsError,
@@ -126,6 +128,29 @@ def _authorization(api_key: str | SecretStr) -> str:
     return raw if raw.startswith("ApiKey ") else f"ApiKey {raw}"
 
 
+def _report_response(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    """A ``requests`` response hook: size and the server's remaining count, for progress."""
+    size = response.headers.get("Content-Length", "")
+    progress.report_response(
+        f"connect {urlsplit(response.url).netloc}",
+        size=int(size) if size.isdigit() else 0,
+        remaining=progress.parse_content_range(response.headers.get("Content-Range")),
+        seconds=response.elapsed.total_seconds(),
+    )
+
+
+class _ReportingConnectClient(ConnectClient):  # type: ignore[misc]  # the SDK is untyped
+    """``ConnectClient`` whose (thread-local, lazily made) sessions report each response."""
+
+    @property
+    def session(self) -> requests.Session:
+        session: requests.Session = super().session
+        hooks = session.hooks["response"]
+        if _report_response not in hooks:
+            hooks.append(_report_response)
+        return session
+
+
 def build_client(settings: ConnectSettings, api_key: str | SecretStr) -> ConnectClient:
     """A ``ConnectClient`` with the SDK's own retries and page accumulation switched off.
 
@@ -134,7 +159,7 @@ def build_client(settings: ConnectSettings, api_key: str | SecretStr) -> Connect
     the default keeps every page of a ResourceSet in memory. No SDK logger is passed
     because it would print the Authorization header.
     """
-    return ConnectClient(
+    return _ReportingConnectClient(
         _authorization(api_key),
         endpoint=settings.endpoint,
         use_specs=False,

@@ -2,6 +2,8 @@
 
 * :class:`RecordingLogger` and :class:`FakeContext`: a job context without a framework,
   whose logger keeps every call for assertions;
+* :class:`InMemoryDelta` and :class:`ListSink`: ``delta_run`` and a sink in memory, so a
+  connector's sync runs end to end in a test;
 * :class:`FakeClock`: a ``clock``/``sleep`` pair, so retry tests never really wait;
 * :class:`SecretScrubber` and :func:`cassette_config`: VCR settings that keep secrets out
   of cassettes (request headers, query strings, request and response bodies);
@@ -15,13 +17,18 @@ itself never needs the extra.
 from adapters.testing.cassettes import cassette_config
 from adapters.testing.clock import FakeClock
 from adapters.testing.context import FakeContext
+from adapters.testing.delta import InMemoryDelta, InMemoryRun
 from adapters.testing.logger import LogRecord, RecordingLogger
 from adapters.testing.scrub import REDACTED, SecretScrubber
+from adapters.testing.sinks import ListSink
 
 __all__ = [
     "REDACTED",
     "FakeClock",
     "FakeContext",
+    "InMemoryDelta",
+    "InMemoryRun",
+    "ListSink",
     "LogRecord",
     "RecordingLogger",
     "SecretScrubber",

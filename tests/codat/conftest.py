@@ -12,9 +12,9 @@ import pytest
 
 from adapters.codat.client import CodatFilesClient
 from adapters.codat.settings import CodatSettings
+from adapters.testing import RecordingLogger, cassette_config
 from sandbox.codat.seed import load_seed
 from sandbox.server import RunningServer, serve_in_thread
-from sandbox.testing import FakeClock, RecordingLogger
 
 SEED = load_seed()
 API_KEY: str = SEED["api_key"]
@@ -62,11 +62,6 @@ def log() -> RecordingLogger:
     return RecordingLogger()
 
 
-@pytest.fixture
-def fake_clock() -> FakeClock:
-    return FakeClock()
-
-
 def admin_json(server: RunningServer, method: str, path: str, **kwargs: Any) -> Any:
     with httpx.Client(base_url=server.url, timeout=30) as admin:
         response = admin.request(method, path, **kwargs)
@@ -87,38 +82,6 @@ def admin_json(server: RunningServer, method: str, path: str, **kwargs: Any) -> 
 LIVE_KEY = os.environ.get("CODAT_API_KEY")
 #: secrets that must never reach a cassette
 SECRET_VALUES = [v for v in (LIVE_KEY, API_KEY) if v]
-
-
-def _secret_forms() -> list[bytes]:
-    import base64
-
-    forms: list[bytes] = []
-    for value in SECRET_VALUES:
-        forms += [value.encode(), base64.b64encode(value.encode())]
-    return forms
-
-
-def _scrub(data: bytes) -> bytes:
-    for form in _secret_forms():
-        data = data.replace(form, b"<redacted>")
-    return data
-
-
-def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
-    body = response.get("body", {}).get("string")
-    if isinstance(body, bytes):
-        response["body"]["string"] = _scrub(body)
-    headers = response.get("headers", {})
-    for header in list(headers):
-        if header.lower() in ("set-cookie", "authorization"):
-            headers.pop(header)
-    return response
-
-
-def _scrub_request(request: Any) -> Any:
-    if isinstance(request.body, bytes):
-        request.body = _scrub(request.body)
-    return request
 
 
 _ID_AFTER = ("companies", "connections")
@@ -144,15 +107,12 @@ def pytest_recording_configure(config: Any, vcr: Any) -> None:
 def vcr_config(request: pytest.FixtureRequest) -> dict[str, Any]:
     # replay-only ("none") unless --record-mode is given or a real key is supplied
     cli_mode = request.config.getoption("--record-mode")
-    return {
-        "record_mode": cli_mode or ("all" if LIVE_KEY else "none"),
-        "filter_headers": [("authorization", "<redacted>"), ("cookie", None)],
-        "before_record_request": _scrub_request,
-        "before_record_response": _scrub_response,
-        # host/port differ between recordings (ephemeral sandbox port); query order is ignored
-        "match_on": ["method", "codat_path", "query"],
-        "decode_compressed_response": True,
-    }
+    # host/port differ between recordings (ephemeral sandbox port); query order is ignored
+    return cassette_config(
+        SECRET_VALUES,
+        match_on=["method", "codat_path", "query"],
+        record_mode=cli_mode or ("all" if LIVE_KEY else "none"),
+    )
 
 
 @pytest.fixture(scope="module")

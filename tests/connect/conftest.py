@@ -11,15 +11,14 @@ Cassettes live in ``fixtures/cassettes/connect`` and are replayed only (record m
   cassette stays sandbox-recorded (real Connect cannot be made to answer 429 on demand).
 
 Only Connect traffic (paths under ``/public/v1``) is recorded; the Nuntiq sandbox the
-connector tests write to always runs live. ``Authorization`` is dropped from recorded
-requests and API keys and pre-signed URL signatures are scrubbed from response bodies.
+connector tests write to always runs live. Scrubbing is the test kit's
+(:mod:`adapters.testing`): secret headers dropped, API keys and pre-signed URL signatures
+scrubbed from query strings and both bodies.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,16 +27,14 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from adapters.connect import ConnectSettings, build_client
+from adapters.testing import SecretScrubber, cassette_config
 from sandbox.connect.app import DEFAULT_API_KEY
 from sandbox.server import RunningServer, serve_in_thread
-from sandbox.testing import FakeClock
 
 CASSETTES = Path(__file__).resolve().parents[2] / "fixtures" / "cassettes" / "connect"
 #: endpoint the client is given when replaying: never contacted, VCR answers instead
 REPLAY_ENDPOINT = "http://127.0.0.1:9/public/v1"
 
-_KEY_PATTERN = re.compile(r"ApiKey\s+[A-Za-z0-9:._\-]+")
-_SIG_PATTERN = re.compile(r"(sig=)[^&\"'\s]+")
 
 
 # -- sandbox -------------------------------------------------------------------------------
@@ -72,11 +69,6 @@ def make_client(url: str, *, page_size: int = 100, api_key: str = DEFAULT_API_KE
     return build_client(ConnectSettings(endpoint=url, page_size=page_size), api_key)
 
 
-@pytest.fixture
-def fake_clock() -> FakeClock:
-    return FakeClock()
-
-
 # -- VCR -----------------------------------------------------------------------------------
 
 
@@ -97,33 +89,11 @@ def secret_values() -> list[str]:
     return [v for v in values if v]
 
 
-def _scrub_text(text: str) -> str:
-    for value in secret_values():
-        text = text.replace(value, "REDACTED")
-    text = _KEY_PATTERN.sub("ApiKey REDACTED", text)
-    return _SIG_PATTERN.sub(r"\1REDACTED", text)
-
-
 def _only_connect(request: Any) -> Any:
-    """Record Connect calls only; anything else (the Nuntiq sandbox) is passed through live."""
+    """Record Connect calls only (scrubbed by the test kit); the Nuntiq sandbox stays live."""
     if not urlsplit(request.uri).path.startswith("/public/v1"):
         return None
-    return request
-
-
-def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
-    body = response.get("body", {})
-    raw = body.get("string")
-    if isinstance(raw, bytes):
-        with contextlib.suppress(UnicodeDecodeError):
-            body["string"] = _scrub_text(raw.decode("utf-8")).encode("utf-8")
-    elif isinstance(raw, str):
-        body["string"] = _scrub_text(raw)
-    headers = response.get("headers", {})
-    for name in list(headers):
-        if name.lower() in ("set-cookie", "authorization"):
-            del headers[name]
-    return response
+    return SecretScrubber(secret_values()).request(request)
 
 
 def query_parts(uri: str) -> list[str]:
@@ -147,12 +117,10 @@ def vcr_cassette_dir() -> str:
 
 @pytest.fixture
 def vcr_config() -> dict[str, Any]:
-    return {
-        "record_mode": "rewrite" if recording_target() else "none",
-        "match_on": ["method", "path", "query_unordered"],
-        "filter_headers": ["authorization", "cookie"],
-        "before_record_request": _only_connect,
-        "before_record_response": _scrub_response,
-        "decode_compressed_response": True,
-        "allow_playback_repeats": False,
-    }
+    return cassette_config(
+        secret_values(),
+        match_on=["method", "path", "query_unordered"],
+        before_record_request=_only_connect,
+        record_mode="rewrite" if recording_target() else "none",
+        allow_playback_repeats=False,
+    )

@@ -5,7 +5,10 @@
         --param since_override=2024-01-01T00:00:00Z
     python -m sandbox.cli delta show sample_suppliers_eu suppliers --settings s.json
     python -m sandbox.cli delta reset sample_suppliers_eu suppliers --settings s.json
+    python -m sandbox.cli delta reset sample_suppliers_eu suppliers --settings s.json --yes
     python -m sandbox.cli delta list --settings s.json
+    python -m sandbox.cli check --settings fixtures/settings/connect_pull_suppliers.json
+    python -m sandbox.cli discover [--json]
     python -m sandbox.cli sandbox
     python -m sandbox.cli demo
 
@@ -19,6 +22,7 @@ too and are replaced by its URL.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import signal
 import sys
@@ -28,9 +32,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.rule import Rule
+from rich.table import Table
+from rich.text import Text
+
 from lib.api_client import ApiClient, ApiError
-from lib.context import SettingsError, read_settings
+from lib.context import SettingsError, load_context, read_settings
 from lib.delta import get_delta_state, list_delta_runs, list_delta_states, reset_delta_state
+from sandbox.catalog import catalog, settings_rows
+from sandbox.check import run_checks
+from sandbox.progress_display import RunMeter, human_bytes, live_display, plain_lines
 from sandbox.runner import (
     DEFAULT_DB,
     ConnectorLoadError,
@@ -41,6 +53,7 @@ from sandbox.runner import (
     parse_params,
     resolve_sandbox_refs,
     run_connector,
+    shipped_connectors,
 )
 from sandbox.server import SERVICES
 
@@ -80,24 +93,70 @@ def _nuntiq(args: argparse.Namespace, services: Services, customer: str) -> tupl
     return server.url, issue_token(server.url, customer)
 
 
-def _print_report(report: RunReport, out: Any) -> None:
-    print("", file=out)
-    print("=== summary ===", file=out)
-    print(f"connector     : {report.connector}", file=out)
-    print(f"status        : {'ok' if report.ok else 'FAILED'} ({report.seconds:.2f}s)", file=out)
-    if report.ok:
-        print(f"result        : {json.dumps(report.result, default=str)}", file=out)
-    else:
-        print(f"error         : {report.error}", file=out)
-    print(f"rows written  : {report.rows_text()}", file=out)
-    if not report.streams:
-        print("delta state   : (connector used no delta_run)", file=out)
-    for s in report.streams:
-        print(
-            f"delta state   : {s.connector_name}/{s.stream}: cursor {s.cursor_before or '(none)'} -> "
-            f"{s.cursor_after or '(none)'} [run {s.status or '?'}, {s.records_processed} records]",
-            file=out,
+class _Printer:
+    """Prints rich renderables to ``out``: styled on a terminal, plain and unpadded otherwise
+    (trailing padding stripped, wide enough that piped output does not wrap). Markup is
+    off: values such as ``[run completed]`` print as they are."""
+
+    def __init__(self, out: Any) -> None:
+        self.out = out
+        self.terminal = bool(getattr(out, "isatty", lambda: False)())
+
+    def print(self, *renderables: Any) -> None:
+        buffer = io.StringIO()
+        width = None if self.terminal else 200
+        console = Console(
+            file=buffer, width=width, force_terminal=self.terminal, markup=False, highlight=False
         )
+        console.print(*renderables)
+        lines = buffer.getvalue().splitlines()
+        self.out.write("".join(line.rstrip() + "\n" for line in lines))
+        self.out.flush()
+
+
+def _console(out: Any) -> _Printer:
+    return _Printer(out)
+
+
+def _print_report(report: RunReport, out: Any, meter: RunMeter | None = None) -> None:
+    console = _console(out)
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column(overflow="fold")
+    grid.add_row("connector", report.connector)
+    grid.add_row("status", f"{'ok' if report.ok else 'FAILED'} ({report.seconds:.2f}s)")
+    if report.ok:
+        grid.add_row("result", json.dumps(report.result, default=str))
+    else:
+        grid.add_row("error", str(report.error))
+    grid.add_row("rows written", report.rows_text())
+    if not report.streams:
+        grid.add_row("delta state", "(connector used no delta_run)")
+    for s in report.streams:
+        grid.add_row(
+            "delta state",
+            f"{s.connector_name}/{s.stream}: cursor {s.cursor_before or '(none)'} -> "
+            f"{s.cursor_after or '(none)'} [run {s.status or '?'}, {s.records_processed} records]",
+        )
+    if meter is not None:
+        for source in sorted(set(meter.requests) | set(meter.retries)):
+            grid.add_row(
+                "requests",
+                f"{source}: {meter.requests[source]} requests, {meter.retries[source]} retries, "
+                f"{human_bytes(meter.bytes[source])}",
+            )
+        phases = ", ".join(f"{name} {seconds:.2f}s" for name, seconds in meter.phases().items())
+        grid.add_row("time", phases)
+    console.print()
+    console.print(Rule("summary", align="left"))
+    console.print(grid)
+
+
+def _progress(args: argparse.Namespace, meter: RunMeter) -> Any:
+    """The live display on a terminal (human logs), plain progress lines otherwise."""
+    if args.log_format != "json" and sys.stderr.isatty():
+        return live_display(meter, Console(stderr=True))
+    return plain_lines(meter, sys.stderr)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -106,7 +165,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         settings = read_settings(args.settings)
         params = parse_params(args.param or [])
         options = _parse_service_options(args.service_options or [])
-    except (ConnectorLoadError, SettingsError, ValueError) as exc:
+    except ConnectorLoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        print(f"shipped connectors: {', '.join(shipped_connectors())}", file=sys.stderr)
+        return 2
+    except (SettingsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     with Services(options=options) as services:
@@ -118,19 +181,86 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 2
         for name, server in services.running.items():
             print(f"sandbox {name}: {server.url}", file=sys.stderr)
-        report = run_connector(
-            module,
-            settings,
-            api_url=api_url,
-            job_token=token,
-            params=params,
-            log_stream=sys.stderr,
-            log_format=args.log_format,
-        )
+        meter = RunMeter()
+        with _progress(args, meter):
+            report = run_connector(
+                module,
+                settings,
+                api_url=api_url,
+                job_token=token,
+                params=params,
+                log_stream=None,  # sys.stderr at each write, so a live display can redirect it
+                log_format=args.log_format,
+            )
     if not report.ok and args.traceback and report.error_trace:
         print(report.error_trace, file=sys.stderr)
-    _print_report(report, sys.stdout)
+    _print_report(report, sys.stdout, meter)
     return 0 if report.ok else 1
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    try:
+        settings = read_settings(args.settings)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    with Services() as services:
+        try:
+            api_url, token = _nuntiq(args, services, settings["customer_number"])
+            settings["config"] = resolve_sandbox_refs(settings["config"], services)
+        except (ValueError, RuntimeError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        origin = "--api-url" if args.api_url else "sandbox started for this check"
+        context = load_context(settings, api_url=api_url, job_token=token, log_stream=io.StringIO())
+        try:
+            results = run_checks(context, api_url=api_url, token=token, api_origin=origin)
+        finally:
+            context.api.close()
+    table = Table(title=f"check {args.settings}", title_justify="left")
+    for column in ("service", "target", "result", "detail", "what to fix", "cost", "time"):
+        table.add_column(column, overflow="fold")
+    for r in results:
+        table.add_row(
+            r.service,
+            r.target,
+            Text("OK", style="green") if r.ok else Text("FAILED", style="bold red"),
+            str(context.redact(r.detail)),
+            r.fix,
+            r.cost,
+            f"{r.seconds:.2f}s",
+        )
+    console = _console(sys.stdout)
+    console.print(table)
+    failed = [r for r in results if not r.ok]
+    console.print(
+        f"{len(results) - len(failed)} of {len(results)} checks OK in {time.monotonic() - started:.1f}s; "
+        "nothing was written"
+    )
+    return 1 if failed else 0
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    entries = catalog()
+    if args.json:
+        print(json.dumps(entries, indent=2))
+        return 0
+    console = _console(sys.stdout)
+    for name, entry in entries.items():
+        streams = Table(title=f"{name}: streams", title_justify="left")
+        for column in ("stream", "kind", "key", "cursor field", "ordering", "paging"):
+            streams.add_column(column, overflow="fold")
+        for s in entry["streams"]:
+            streams.add_row(s["name"], s["kind"], s["key"], s["cursor_field"], s["ordering"], s["paging"])
+        console.print(streams)
+        keys = Table(title=f"{name}: settings (JSON Schema with --json)", title_justify="left")
+        for column in ("config key", "type", "default", "meaning"):
+            keys.add_column(column, overflow="fold")
+        for row in settings_rows(entry["settings_schema"]):
+            keys.add_row(*row)
+        console.print(keys)
+    return 0
 
 
 def _delta_api(args: argparse.Namespace, services: Services) -> ApiClient:
@@ -141,11 +271,28 @@ def _delta_api(args: argparse.Namespace, services: Services) -> ApiClient:
     return ApiClient(api_url, token, customer)
 
 
+def _confirm(question: str) -> bool:
+    """Ask on the terminal; without one (a script, CI) the answer is no."""
+    if not sys.stdin.isatty():
+        print(f"{question}(no terminal to ask: pass --yes)", file=sys.stderr)
+        return False
+    try:
+        return input(question).strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
 def cmd_delta(args: argparse.Namespace) -> int:
     with Services() as services:
         try:
             api = _delta_api(args, services)
             if args.delta_command == "reset":
+                if not args.yes and not _confirm(
+                    f"delete the cursor of {args.connector_name}/{args.stream}? The next run bootstraps "
+                    "from lookback_days. [y/N] "
+                ):
+                    print("not reset (confirm with y, or pass --yes)")
+                    return 1
                 deleted = reset_delta_state(api, args.connector_name, args.stream)
                 print(
                     f"{args.connector_name}/{args.stream}: "
@@ -164,15 +311,19 @@ def cmd_delta(args: argparse.Namespace) -> int:
                 print(f"  cursor: {state['cursor']} ({state['cursor_type']}, updated {state['updated_at']})")
             runs = list_delta_runs(api, args.connector_name, args.stream, limit=args.limit)
             if runs:
-                print("  recent runs (newest first):")
-            for run in runs:
-                line = (
-                    f"    {run['started_at']}  {run['status']:<9}  lower={run['lower_bound_cursor'] or '-'}"
-                    f"  new={run['new_cursor'] or '-'}  records={run['records_processed']}"
-                )
-                if run.get("error"):
-                    line += f"  error={run['error'][:120]}"
-                print(line)
+                table = Table(title="recent runs (newest first)", title_justify="left")
+                for column in ("started", "status", "lower bound", "new cursor", "records", "error"):
+                    table.add_column(column, overflow="fold")
+                for run in runs:
+                    table.add_row(
+                        str(run["started_at"]),
+                        str(run["status"]),
+                        run["lower_bound_cursor"] or "-",
+                        run["new_cursor"] or "-",
+                        str(run["records_processed"]),
+                        (run.get("error") or "")[:120],
+                    )
+                _console(sys.stdout).print(table)
             return 0
         except (ApiError, SettingsError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -193,8 +344,10 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
                 services.get(name)
             except Exception as exc:  # a service that is not built yet must not block the others
                 print(f"sandbox {name}: not started ({exc})", file=sys.stderr)
+        listing = Table.grid(padding=(0, 2))
         for name, server in services.running.items():
-            print(f"{name:<8} {server.url}")
+            listing.add_row(name, server.url)
+        _console(sys.stdout).print(listing)
         token = issue_token(services.running["nuntiq"].url, args.customer)
         print(f"nuntiq job token for customer {args.customer}: {token}")
         print(f"nuntiq database: {db}")
@@ -238,6 +391,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_api_options(run)
     run.set_defaults(func=cmd_run)
 
+    check = sub.add_parser(
+        "check", help="check each service a settings file names (credentials, endpoint), writing nothing"
+    )
+    check.add_argument("--settings", required=True, help="settings.json")
+    _add_api_options(check)
+    check.set_defaults(func=cmd_check)
+
+    for command in ("discover", "streams"):
+        discover = sub.add_parser(
+            command, help="list each integration's streams (key, cursor, ordering, paging) and settings"
+        )
+        discover.add_argument("--json", action="store_true", help="machine-readable, with the JSON Schemas")
+        discover.set_defaults(func=cmd_discover)
+
     delta = sub.add_parser("delta", help="show or reset delta state")
     delta_sub = delta.add_subparsers(dest="delta_command", required=True)
     for name, text in (
@@ -248,6 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("connector_name")
         p.add_argument("stream")
         p.add_argument("--limit", type=int, default=10, help="runs to show")
+    delta_sub.choices["reset"].add_argument("--yes", action="store_true", help="do not ask for confirmation")
     delta_sub.add_parser("list", help="list every stored cursor of the customer")
     for p in delta_sub.choices.values():
         p.add_argument("--settings", help="settings.json (for the customer number)")
@@ -260,7 +428,12 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--db", default=str(DEFAULT_DB))
     sandbox.set_defaults(func=cmd_sandbox)
 
-    demo = sub.add_parser("demo", help="run the shipped connectors twice against a fresh sandbox")
+    demo = sub.add_parser(
+        "demo",
+        help="run every shipped connector three times (load, idle rerun, change) against a fresh sandbox",
+        description="Run every shipped connector three times against fresh sandbox services: run 1 loads "
+        "everything, run 2 sees no source change and must write nothing, run 3 picks up only what changed.",
+    )
     demo.add_argument("--verbose", action="store_true", help="show the connectors' log lines")
     demo.set_defaults(func=cmd_demo)
     return parser

@@ -72,6 +72,15 @@ def load_connector(spec: str) -> ModuleType:
     return module
 
 
+def shipped_connectors() -> list[str]:
+    """Module names under ``connectors/`` that have a ``run(context)``, sorted."""
+    names = []
+    for path in sorted((REPO_ROOT / "connectors").glob("*.py")):
+        if path.stem != "__init__" and "def run(" in path.read_text(encoding="utf-8"):
+            names.append(path.stem)
+    return names
+
+
 def parse_params(pairs: list[str]) -> dict[str, str]:
     """``["key=value", ...]`` -> dict; values stay strings, as the framework delivers them."""
     params: dict[str, str] = {}

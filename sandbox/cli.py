@@ -42,7 +42,7 @@ from lib.context import SettingsError, load_context, read_settings
 from lib.delta import get_delta_state, list_delta_runs, list_delta_states, reset_delta_state
 from sandbox.catalog import catalog, settings_rows
 from sandbox.check import run_checks
-from sandbox.progress_display import RunMeter, human_bytes, live_display, plain_lines
+from sandbox.progress_display import RunMeter, live_display, plain_lines, traffic_lines
 from sandbox.runner import (
     DEFAULT_DB,
     ConnectorLoadError,
@@ -139,12 +139,9 @@ def _print_report(report: RunReport, out: Any, meter: RunMeter | None = None) ->
             f"{s.cursor_after or '(none)'} [run {s.status or '?'}, {s.records_processed} records]",
         )
     if meter is not None:
-        for source in sorted(set(meter.requests) | set(meter.retries)):
-            grid.add_row(
-                "requests",
-                f"{source}: {meter.requests[source]} requests, {meter.retries[source]} retries, "
-                f"{human_bytes(meter.bytes[source])}",
-            )
+        for line in traffic_lines(meter):
+            label, _, text = line.partition(": ") if line.startswith("retries") else ("requests", "", line)
+            grid.add_row(label, text)
         phases = ", ".join(f"{name} {seconds:.2f}s" for name, seconds in meter.phases().items())
         grid.add_row("time", phases)
     console.print()
@@ -218,21 +215,18 @@ def cmd_check(args: argparse.Namespace) -> int:
             results = run_checks(context, api_url=api_url, token=token, api_origin=origin)
         finally:
             context.api.close()
-    table = Table(title=f"check {args.settings}", title_justify="left")
-    for column in ("service", "target", "result", "detail", "what to fix", "cost", "time"):
-        table.add_column(column, overflow="fold")
+    table = Table.grid(padding=(0, 2))
+    for _ in range(3):
+        table.add_column(overflow="fold")
     for r in results:
-        table.add_row(
-            r.service,
-            r.target,
-            Text("OK", style="green") if r.ok else Text("FAILED", style="bold red"),
-            str(context.redact(r.detail)),
-            r.fix,
-            r.cost,
-            f"{r.seconds:.2f}s",
-        )
+        verdict = Text("OK", style="green") if r.ok else Text("FAILED", style="bold red")
+        table.add_row(Text(r.service, style="bold"), verdict, f"{r.target} ({r.seconds:.2f}s)")
+        table.add_row("", "detail", str(context.redact(r.detail)))
+        if r.fix:
+            table.add_row("", "fix", r.fix)
+        table.add_row("", "cost", r.cost)
     console = _console(sys.stdout)
-    console.print(table)
+    console.print(Rule(f"check {args.settings}", align="left"), table)
     failed = [r for r in results if not r.ok]
     console.print(
         f"{len(results) - len(failed)} of {len(results)} checks OK in {time.monotonic() - started:.1f}s; "

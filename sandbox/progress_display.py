@@ -24,7 +24,7 @@ from rich.text import Text
 from adapters import progress
 from adapters.progress import EventKind, ProgressEvent
 
-__all__ = ["RunMeter", "StreamMeter", "human_bytes", "live_display", "plain_lines", "render"]
+__all__ = ["RunMeter", "StreamMeter", "human_bytes", "live_display", "plain_lines", "render", "traffic_lines"]
 
 
 @dataclass
@@ -33,7 +33,7 @@ class StreamMeter:
     started: float
     read: int = 0
     written: Counter[str] = field(default_factory=Counter)
-    expected: int | None = None  # read so far + what the server says remains
+    expected: int | None = None  # greatest (read so far + what the server says remains)
     finished: float | None = None
 
     def elapsed(self, now: float) -> float:
@@ -88,7 +88,10 @@ class RunMeter:
             self.requests[source] += 1
             self.bytes[source] += event.bytes
             if event.remaining is not None and stream is not None and stream.finished is None:
-                stream.expected = stream.read + event.remaining
+                # The largest server count seen: lookups on other endpoints (a partner
+                # prefetch) report smaller totals and must not shrink the stream's.
+                estimate = stream.read + event.remaining
+                stream.expected = max(stream.expected or 0, estimate)
         elif kind is EventKind.RETRY:
             self.retries[event.source or "?"] += 1
 
@@ -136,12 +139,7 @@ def render(meter: RunMeter) -> RenderableType:
         table.add_column(column, justify="left" if column in ("stream", "written") else "right")
     with meter._lock:
         streams = list(meter.streams.values())
-        sources = sorted(set(meter.requests) | set(meter.retries))
-        lines = [
-            f"{source}: {meter.requests[source]} requests, {meter.retries[source]} retries, "
-            f"{human_bytes(meter.bytes[source])}"
-            for source in sources
-        ]
+        lines = traffic_lines(meter)
         for s in streams:
             written = ", ".join(f"{sink} {n:,}" for sink, n in s.written.items()) or "-"
             table.add_row(
@@ -155,6 +153,20 @@ def render(meter: RunMeter) -> RenderableType:
     if not streams:
         table.add_row("(starting)", "-", "-", "-", "-", "-")
     return Group(table, Text("\n".join(lines) if lines else "no requests yet"))
+
+
+def traffic_lines(meter: RunMeter) -> list[str]:
+    """Requests and bytes per host (from the HTTP layers), retries per source (from the
+    retry policy, which names sources such as ``connect.listings``, not hosts)."""
+    lines = [
+        f"{host}: {meter.requests[host]} requests, {human_bytes(meter.bytes[host])}"
+        for host in sorted(meter.requests)
+    ]
+    if meter.retries:
+        lines.append("retries: " + ", ".join(f"{k} {v}" for k, v in sorted(meter.retries.items())))
+    else:
+        lines.append("retries: none")
+    return lines
 
 
 def plain_line(meter: RunMeter) -> str:

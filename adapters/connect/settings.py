@@ -134,7 +134,10 @@ def _report_response(response: requests.Response, *args: Any, **kwargs: Any) -> 
     progress.report_response(
         f"connect {urlsplit(response.url).netloc}",
         size=int(size) if size.isdigit() else 0,
-        remaining=progress.parse_content_range(response.headers.get("Content-Range")),
+        # a limit=0 probe (the server-time request) counts the unfiltered collection
+        remaining=None if "limit=0" in urlsplit(response.url).query else progress.parse_content_range(
+            response.headers.get("Content-Range")
+        ),
         seconds=response.elapsed.total_seconds(),
     )
 

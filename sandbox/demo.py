@@ -5,8 +5,8 @@ Services start in a temporary directory (nothing persists). Each entry of
 how to seed its source before the first run and what to change in the source
 before the third run. Run 1 loads; run 2 sees no source change and must write
 nothing; run 3 picks up only the change. Every run must start from the cursor the
-one before it committed; the summary table shows that, with the rows each run wrote
-(counted by the Nuntiq service, not by the connector).
+one before it committed; the summary table shows that, with the items each run read
+and the rows the Nuntiq service counted as created or changed ("changed (server)").
 
 To add a connector, append a :class:`DemoConnector`. Config values
 ``"sandbox:<service>"`` start that sandbox service and are replaced by its URL;
@@ -25,6 +25,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
 
 from lib.context import read_settings
 from sandbox.codat import demo_hooks as codat_demo
@@ -191,40 +195,52 @@ def _pushed(report: RunReport) -> str:
     return str(uploaded) if isinstance(uploaded, int) else "-"
 
 
-def format_table(results: list[DemoResult]) -> str:
-    header = (
+def build_table(results: list[DemoResult]) -> Table:
+    """One row per connector, run and delta stream.
+
+    ``read`` is what the connector's syncs read from their sources; ``changed (server)``
+    is what the Nuntiq service counted as created or changed (its write counters), so an
+    idle rerun that re-reads the boundary item shows read 1, changed 0.
+    """
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in (
         "connector",
         "run",
         "status",
-        "rows written",
+        "read",
+        "changed (server)",
         "pushed",
         "stream",
         "cursor before",
         "cursor after",
-    )
-    rows: list[tuple[str, ...]] = []
+    ):
+        numeric = column in ("run", "read", "changed (server)", "pushed")
+        table.add_column(column, justify="right" if numeric else "left")
     for result in results:
         for number, report in enumerate(result.runs, start=1):
             streams: list[StreamReport | None] = list(report.streams) or [None]
             for index, stream in enumerate(streams):
                 first = index == 0
-                rows.append(
-                    (
-                        result.connector if first else "",
-                        str(number) if first else "",
-                        ("ok" if report.ok else "FAILED") if first else "",
-                        (str(report.total_rows) if report.total_rows is not None else "n/a") if first else "",
-                        _pushed(report) if first else "",
-                        f"{stream.connector_name}/{stream.stream}" if stream else "-",
-                        (stream.cursor_before or "(none)") if stream else "-",
-                        (stream.cursor_after or "(none)") if stream else "-",
-                    )
+                table.add_row(
+                    result.connector if first else "",
+                    str(number) if first else "",
+                    ("ok" if report.ok else "FAILED") if first else "",
+                    str(report.items_read) if first else "",
+                    (str(report.total_rows) if report.total_rows is not None else "n/a") if first else "",
+                    _pushed(report) if first else "",
+                    f"{stream.connector_name}/{stream.stream}" if stream else "-",
+                    (stream.cursor_before or "(none)") if stream else "-",
+                    (stream.cursor_after or "(none)") if stream else "-",
                 )
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return "\n".join(lines)
+    return table
+
+
+def format_table(results: list[DemoResult]) -> str:
+    """The table as plain text (no colour, no trailing padding), for logs and tests."""
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=250, color_system=None, markup=False, highlight=False)
+    console.print(build_table(results))
+    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()).strip("\n")
 
 
 def main(verbose: bool = False) -> int:

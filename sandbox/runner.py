@@ -23,6 +23,8 @@ from typing import Any, TextIO
 
 import httpx
 
+from adapters import progress
+from adapters.progress import EventKind, ProgressEvent
 from lib.api_client import ApiClient, ApiError
 from lib.context import Context, load_context
 from lib.delta import get_delta_state
@@ -179,6 +181,8 @@ class RunReport:
     rows_written: dict[str, int] | None = None
     streams: list[StreamReport] = field(default_factory=list)
     seconds: float = 0.0
+    #: items the connector's syncs read from their sources (from adapters.progress events)
+    items_read: int = 0
 
     @property
     def total_rows(self) -> int | None:
@@ -248,14 +252,22 @@ def run_connector(
     before = read_counters(api_url, context.customer_number)
     started = time.monotonic()
     report = RunReport(connector=name, ok=True)
+    read: list[int] = []
+
+    def count_reads(event: ProgressEvent) -> None:
+        if event.kind is EventKind.READ:
+            read.append(event.count)
+
     try:
-        report.result = context.redact(module.run(context))
+        with progress.observing(count_reads):
+            report.result = context.redact(module.run(context))
     except Exception as exc:
         report.ok = False
         report.error = str(context.redact(f"{type(exc).__name__}: {exc}"))
         report.error_trace = str(context.redact(traceback.format_exc()))
         context.logger.error("connector failed", step="run", detail={"error": report.error})
     report.seconds = time.monotonic() - started
+    report.items_read = sum(read)
     after = read_counters(api_url, context.customer_number)
     if before is not None and after is not None:
         kinds = {*ROW_KINDS, *BOOKKEEPING_KINDS}

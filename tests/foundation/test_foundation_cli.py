@@ -157,5 +157,16 @@ def test_demo_idle_rerun_writes_nothing_and_changes_are_picked_up() -> None:
     assert idle.streams[0].cursor_after == first.streams[0].cursor_after
     assert changed.total_rows == 4  # 3 changed + 1 new
     assert changed.streams[0].cursor_after != first.streams[0].cursor_after
+    assert [run.items_read for run in sample.runs] == [24, 1, 5]  # the idle rerun re-reads the boundary
     table = format_table([sample])
     assert first.streams[0].cursor_after in table and "cursor before" in table
+    header, rule, *rows = table.splitlines()
+    assert "read" in header and "changed (server)" in header and set(rule.strip()) == {"─"}
+    assert rows[1].split()[:5] == ["sample_pull_suppliers", "2", "ok", "1", "0"]
+
+
+def test_demo_help_says_three_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    out = " ".join(capsys.readouterr()[0].split())
+    assert "three times" in out and "run 2 sees no source change" in out

@@ -47,13 +47,13 @@ class CodatSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    server_url: str = DEFAULT_SERVER_URL
-    company_ids: tuple[str, ...] = ()
-    connection_id: str | None = None
-    timeout_s: float = Field(default=60.0, gt=0)
+    server_url: str = Field(DEFAULT_SERVER_URL, description="Codat API base URL")
+    company_ids: tuple[str, ...] = Field((), description="companies to read (company_id for one)")
+    connection_id: str | None = Field(None, description="connection files are pushed to (push only)")
+    timeout_s: float = Field(default=60.0, gt=0, description="request timeout, seconds")
     #: zone for ``uploaded`` values sent without one (Codat: "local to the business")
-    local_timezone: str = "UTC"
-    api_key_secret: str = DEFAULT_API_KEY_SECRET
+    local_timezone: str = Field("UTC", description="IANA zone for uploaded times sent without one")
+    api_key_secret: str = Field(DEFAULT_API_KEY_SECRET, description="name of the secret holding the API key")
     archive_limits: ArchiveLimits = Field(default_factory=ArchiveLimits)
 
     @field_validator("server_url")

@@ -51,18 +51,36 @@ class CheckResult:
     seconds: float
 
 
-def _failure_text(failure: Failure | None, exc: BaseException) -> tuple[str, str]:
+#: what to fix per service and failure class, when the classifier gives no hint
+FIXES: dict[str, dict[str, str]] = {
+    "connect": {
+        "transient": "check config connect_endpoint and that Connect is up",
+        "not_found": "check config connect_endpoint: no Connect API answered /listings there "
+        "(it must end in /public/v1)",
+    },
+    "codat": {
+        "transient": "check config codat.server_url and that Codat is up",
+        "not_found": "check config codat.company_ids: Codat does not know this company",
+    },
+    "nuntiq": {
+        "transient": "check --api-url (or the framework's API URL) and that Nuntiq is up",
+        "auth": "check --token: the job token was refused",
+    },
+}
+GENERIC_FIXES = {
+    "auth": "check the API key secret",
+    "quota": "check the account's plan and limits",
+    "rate_limited": "try again later",
+}
+
+
+def _failure_text(service: str, failure: Failure | None, exc: BaseException) -> tuple[str, str]:
     """(what happened, what to fix) from a classified failure."""
     if failure is None:
         return f"{type(exc).__name__}: {exc}", "see the error above"
-    fix = failure.hint or {
-        "transient": "check the URL setting and that the service is up",
-        "auth": "check the API key secret",
-        "not_found": "check the ids in the settings",
-        "quota": "check the account's plan and limits",
-        "rate_limited": "try again later",
-    }.get(failure.kind.value, "see the error above")
-    return f"{failure.kind.value}: {failure.message}", fix
+    kind = failure.kind.value
+    fix = failure.hint or FIXES[service].get(kind) or GENERIC_FIXES.get(kind, "see the error above")
+    return f"{kind}: {failure.message}", fix
 
 
 def _probe(
@@ -73,7 +91,7 @@ def _probe(
         detail = call()
     except Exception as exc:
         failure = classifier(exc)
-        what, fix = _failure_text(failure, exc)
+        what, fix = _failure_text(service, failure, exc)
         return CheckResult(service, target, False, what, fix, COSTS[service], time.monotonic() - started)
     return CheckResult(service, target, True, detail, "", COSTS[service], time.monotonic() - started)
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -228,6 +229,16 @@ def _delta_reports(context: Context) -> list[StreamReport]:
     return reports
 
 
+def _report_nuntiq_response(response: Any, *args: Any, **kwargs: Any) -> None:
+    """Nuntiq calls of the local runtime, for the progress display (production's lib is its own)."""
+    size = response.headers.get("Content-Length", "")
+    progress.report_response(
+        f"nuntiq {urlsplit(response.url).netloc}",
+        size=int(size) if size.isdigit() else 0,
+        seconds=response.elapsed.total_seconds(),
+    )
+
+
 def run_connector(
     connector: str | ModuleType,
     settings: Mapping[str, Any],
@@ -249,6 +260,7 @@ def run_connector(
         log_stream=log_stream,
         log_format=log_format,
     )
+    context.api.session.hooks["response"].append(_report_nuntiq_response)
     before = read_counters(api_url, context.customer_number)
     started = time.monotonic()
     report = RunReport(connector=name, ok=True)

@@ -174,6 +174,7 @@ def test_live_display_of_a_sandbox_run(connect_sandbox: RunningServer, fresh_nun
     assert "listings_vendors (done)" in final
     assert f"{listings.read:,}" in final and f"suppliers {sum(listings.written.values()):,}" in final
     assert "server total" in final and "ETA" in final
+    assert any(k.startswith("nuntiq 127.0.0.1") for k in meter.requests)  # the supplier saves
     ((source, requests),) = [(k, v) for k, v in meter.requests.items() if k.startswith("connect ")]
     assert requests > listings.read // 20  # every page, plus partner lookups
     assert f"{source}: {requests} requests" in final and "retries: connect.listings 1" in final

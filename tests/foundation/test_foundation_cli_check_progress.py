@@ -17,7 +17,7 @@ from adapters.progress import EventKind, ProgressEvent
 from sandbox.cli import main
 from sandbox.connect.app import DEFAULT_API_KEY
 from sandbox.progress_display import RunMeter, live_display, plain_lines
-from sandbox.runner import run_connector
+from sandbox.runner import REPO_ROOT, run_connector
 from sandbox.server import RunningServer, serve_in_thread
 from sandbox.testing import issue_job_token
 
@@ -213,3 +213,13 @@ def test_plain_lines_when_not_a_terminal() -> None:
     assert lines and all(line.startswith("progress s: read 4") for line in lines)
     assert "of ~10" in lines[0] and "written rows=4" in lines[0] and "[1 requests, 0 retries]" in lines[0]
     assert not progress.active()  # unsubscribed at the end
+
+
+def test_check_on_the_shipped_codat_settings(
+    capsys: pytest.CaptureFixture[str], fresh_nuntiq: RunningServer
+) -> None:
+    """``sandbox:codat`` starts the sandbox; both companies and Nuntiq answer."""
+    settings = str(REPO_ROOT / "fixtures/settings/codat_pull_files.json")
+    code, out, _ = _check(capsys, settings, fresh_nuntiq)
+    assert code == 0, out
+    assert "3 of 3 checks OK" in out and out.count("files listed") == 2

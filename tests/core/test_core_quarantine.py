@@ -424,6 +424,7 @@ def test_download_refused_as_invalid_is_quarantined_and_the_rest_uploaded() -> N
     source = FilesSource(5, poison=["r002"])
     sink = DocumentSink(api, Ledger(api, namespace="acme.docs"), settle=0)
     summary, _ = run(source, sink, delta, api)
+    assert summary.quarantine["new_keys"] == ["r002"]
     assert sorted(f["file_name"] for d in api.documents for f in d["files"]) == [
         "r000.pdf",
         "r001.pdf",

@@ -28,9 +28,9 @@ from typing import Any
 
 import httpx
 
-from adapters.quarantine import QuarantineStore
 from sandbox.proof.changes import SourceChanger
 from sandbox.proof.env import CODAT_SMALL_COMPANY, CONNECTORS, ProofEnv
+from sandbox.proof.poison import cure_downloads, poison_download, quarantined
 from sandbox.proof.truth import compare
 
 
@@ -98,16 +98,6 @@ def _admin(server_url: str, method: str, path: str, **kwargs: Any) -> Any:
     response = httpx.request(method, f"{server_url}{path}", timeout=60, **kwargs)
     response.raise_for_status()
     return response.json() if response.content else None
-
-
-def quarantined(env: ProofEnv, connector: str) -> dict[str, str]:
-    """The connector's quarantined keys and their reasons (every stream)."""
-    name = env.settings[connector]["config"]["connector_name"]
-    api = env.api()
-    try:
-        return {entry.key: entry.reason for entry in QuarantineStore(api, namespace=name).entries()}
-    finally:
-        api.close()
 
 
 def cursors(env: ProofEnv, connector: str) -> dict[str, str | None]:
@@ -196,20 +186,11 @@ def _strict_quarantine(connector: str, step: Step, **limits: Any) -> Step:
 def _poison_download(ctx: CaseContext) -> None:
     """A new billing batch whose first file Connect always refuses to serve (HTTP 422)."""
     ctx.changer.connect()
-    added = _admin(
-        ctx.env.connect.url,
-        "POST",
-        "/_sandbox/connect/mutate",
-        json={"collection": "billing_batches", "add": 1},
-    )["added"]
-    body = _admin(
-        ctx.env.connect.url, "PUT", "/_sandbox/connect/poison", json={"batch": added[0], "status": 422}
-    )
-    ctx.notes["quarantine_keys"] = body["poisoned"]
+    ctx.notes["quarantine_keys"] = poison_download(ctx.env)
 
 
 def _cure_downloads(ctx: CaseContext) -> None:
-    _admin(ctx.env.connect.url, "DELETE", "/_sandbox/connect/poison")
+    cure_downloads(ctx.env)
 
 
 def _wrong_key(connector: str, secret_setting: str, value: str) -> Step:

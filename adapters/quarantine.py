@@ -273,6 +273,8 @@ class Quarantine:
     refused item, :meth:`landed` for each item handed to the sinks, :meth:`flush` right
     after every sink flush (before the batch counts durable) and :meth:`report` at the
     end. Keeping it one object with four calls leaves the driver's own logic alone.
+    One object may serve several syncs one after another (a connector with a stream per
+    company): :meth:`begin` starts each afresh.
     """
 
     def __init__(
@@ -292,8 +294,11 @@ class Quarantine:
         self.retry_keys = retry
         self.discard_keys = discard
         self.now = now
-        self.stream = ""
-        self.source = ""
+        self._reset(stream="", source="")
+
+    def _reset(self, *, stream: str, source: str) -> None:
+        self.stream = stream
+        self.source = source
         self._known: dict[str, QuarantineEntry] = {}
         self._pending: dict[str, QuarantineEntry] = {}
         self._landed: set[str] = set()
@@ -338,7 +343,7 @@ class Quarantine:
 
     def begin(self, *, stream: str, source: str) -> list[Refetch]:
         """Load the stream's entries, apply ``quarantine_discard``; return what to retry."""
-        self.stream, self.source = stream, source
+        self._reset(stream=stream, source=source)
         entries = list(self.store.entries(stream))
         drop = [e.key for e in entries if self.discard_keys is None or e.key in self.discard_keys]
         if drop:

@@ -12,11 +12,12 @@ from datetime import datetime
 from typing import IO, Any
 
 import pytest
-from core_fakes import FakeApi, FakeContext, FakeDelta, ListSink, at
+from core_fakes import FakeApi, FakeApiError, FakeContext, FakeDelta, ListSink, at
 
 from adapters.cursor import format_cursor
 from adapters.failures import AdapterError, Failure, FailureClass
 from adapters.ledger import Ledger
+from adapters.nuntiq.retrier import nuntiq_retrier
 from adapters.protocol import Ordering
 from adapters.quarantine import (
     DEFAULT_TABLE,
@@ -464,3 +465,88 @@ def test_store_keys_are_scoped_and_long_keys_hashed() -> None:
     quarantine.flush(items_read=1)
     assert [e.key for e in store.entries("s")] == [long_key]
     assert list(QuarantineStore(api, namespace="other").entries()) == []
+
+
+class ServerRejectingLoad(FakeLoad):
+    """Nuntiq itself refuses (HTTP 400) any batch holding a row named ``reject-me``."""
+
+    def save_all(self) -> int:
+        self.calls.append(len(self.dirty))
+        if any(e.get("name") == "reject-me" for e in self.dirty):
+            self.dirty.clear()  # the request was sent and refused; nothing of it was written
+            raise FakeApiError(400, '{"message": "supplier_name is reserved"}')
+        for entity in self.dirty:
+            self.table[entity["number"]] = dict(entity)
+        count = len(self.dirty)
+        self.dirty.clear()
+        return count
+
+
+def test_batch_nuntiq_rejects_as_invalid_is_split_and_only_the_bad_row_quarantined() -> None:
+    class NamedSource(PoisonSource):
+        def build(self, key: str) -> SourceItem:
+            name = "reject-me" if key == "r007" else f"Supplier {key}"
+            return RecordItem(key, self.rows[key], {"name": name}, stream=self.name)
+
+    api, delta, table, calls = FakeApi(), FakeDelta(), {}, []
+    ctx = FakeContext(api=api)
+    sink: LoadSink[RecordItem] = LoadSink(
+        ServerRejectingLoad(table, calls),
+        map_row,
+        name="suppliers",
+        retrier=nuntiq_retrier(ctx),
+        fresh_load=lambda: ServerRejectingLoad(table, calls),
+    )
+    summary, _ = run(NamedSource(16), sink, delta, api)
+    assert sorted(table) == [f"r{i:03d}" for i in range(16) if i != 7]
+    entry = stored(api)["r007"]
+    assert entry["stage"] == "suppliers" and "reserved" in entry["reason"] and "400" in entry["reason"]
+    assert summary.written == {"suppliers": 15} and delta.cursor == format_cursor(at(15))
+
+
+def test_upload_nuntiq_rejects_as_invalid_is_quarantined() -> None:
+    api, delta = FakeApi(), FakeDelta()
+    api.fail_upload_before_create = [400]  # the first upload is refused as a bad request
+    ctx = FakeContext(api=api)
+
+    class Files(PoisonSource):
+        def build(self, key: str) -> SourceItem:
+            return DocumentItem(
+                key, self.rows[key], f"{key}.pdf", "application/pdf", lambda: io.BytesIO(b"x")
+            )
+
+    sink = DocumentSink.for_context(ctx, namespace="acme.docs", settle=0)
+    summary, _ = run(Files(3), sink, delta, api)
+    assert summary.quarantine["new_keys"] == ["r000"] and stored(api)["r000"]["stage"] == "source_documents"
+    assert sorted(f["file_name"] for d in api.documents for f in d["files"]) == ["r001.pdf", "r002.pdf"]
+    summary, _ = run(Files(3), DocumentSink.for_context(ctx, namespace="acme.docs", settle=0), delta, api)
+    assert summary.quarantine["released_keys"] == ["r000"] and stored(api) == {}
+    assert sorted(f["file_name"] for d in api.documents for f in d["files"]) == [
+        "r000.pdf",
+        "r001.pdf",
+        "r002.pdf",
+    ]
+
+
+def test_one_quarantine_serves_successive_streams() -> None:
+    api = FakeApi()
+    ctx = FakeContext(api=api)
+    quarantine = make_quarantine(ctx)
+    for stream, bad in (("files_a", "a1"), ("files_b", "b1")):
+
+        class Stream(PoisonSource):
+            name = stream
+
+        source = Stream(3, poison=["r001"])
+        summary = sync(
+            ctx,
+            source,
+            ListSink(),
+            connector_name=CONNECTOR,
+            delta_run=FakeDelta(),
+            lookback_days=None,
+            quarantine=quarantine,
+        )
+        assert summary.quarantine["new"] == 1 and summary.quarantine["held"] == 1, bad
+    store = QuarantineStore(api, namespace=CONNECTOR)
+    assert sorted(e.stream for e in store.entries()) == ["files_a", "files_b"]

@@ -259,3 +259,8 @@ class MediaFolderFilesSource(ConnectStreamSource):
     def fetch_since(self, cursor: datetime | None) -> Iterator[DocumentItem]:  # type: ignore[override]
         for record in self.iter_raw(cursor):
             yield self.to_document(record)
+
+    def refetch(self, wanted: Sequence[Refetch]) -> Iterator[DocumentItem]:  # type: ignore[override]
+        """Quarantined files again by id, as documents."""
+        for record in self.iter_by_keys([w.key for w in wanted]):
+            yield self.to_document(record)

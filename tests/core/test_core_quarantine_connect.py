@@ -8,10 +8,14 @@ from typing import Any
 
 import httpx
 import pytest
+from connect.client import ConnectClient
 
+from adapters.connect import ListingsSource, MediaFolderFilesSource
 from adapters.quarantine import QuarantineStore
+from adapters.records import DocumentItem, RecordItem, Refetch
 from connectors import connect_pull_suppliers
 from sandbox.connect.app import DEFAULT_API_KEY
+from sandbox.connect.seed import MEDIA_FOLDER
 from sandbox.server import RunningServer, serve_in_thread
 from sandbox.testing import nuntiq_context
 
@@ -73,3 +77,20 @@ def test_bad_listing_is_quarantined_and_lands_by_refetch_once_fixed(
     body = context.api.get("/v1/supplier", params={"page": 1, "limit": 1000})
     names = {s["supplier_number"]: s["supplier_name"] for s in body["items"]}
     assert names.get("VA-777-777-777") == "Refetched Vendor"
+
+
+def test_every_connect_source_refetches_what_it_yields(servers: tuple[RunningServer, RunningServer]) -> None:
+    """Refetch by id returns the same kind of item as the source's own reading, for records and files."""
+    connect, _ = servers
+    client = ConnectClient(
+        DEFAULT_API_KEY, endpoint=f"{connect.url}/public/v1", use_specs=False, max_retries=0
+    )
+    media = MediaFolderFilesSource(client, folder_type=MEDIA_FOLDER[0], folder_name=MEDIA_FOLDER[1])
+    listings = ListingsSource(client)
+    for source, kind in ((media, DocumentItem), (listings, RecordItem)):
+        items = list(source.fetch_since(None))
+        wanted = [Refetch(i.key, i.cursor) for i in items[:3]] + [Refetch("XX-000-000-000", None)]
+        again = list(source.refetch(wanted))
+        assert [i.key for i in again] == [i.key for i in items[:3]] and all(
+            isinstance(i, kind) for i in again
+        )

@@ -17,10 +17,11 @@ The rules the sync driver enforces with :class:`Quarantine`:
 * at the start of a run the stream's entries are handed to the source's ``refetch()``
   (:class:`~adapters.protocol.Refetchable`) and an entry is released (deleted) as soon
   as its key lands in every sink, in the retry pass or later in the run;
-* a run fails when it refuses more than ``max(max_items, max_ratio * items read)`` new
-  items: that is a systematic fault (a schema change, a wrong setting) rather than bad
-  records, and the cursor stays. Refusals of already-quarantined items in the retry
-  pass do not count, or a large quarantine would fail every later run;
+* a run fails when, while reading its window, it refuses more than
+  ``max(max_items, max_ratio * items read)`` items: that is a systematic fault (a schema
+  change, a wrong setting) rather than bad records, and the cursor stays. Refusals of
+  already-quarantined items in the retry pass do not count, or a large quarantine
+  would fail every later run;
 * ``config.quarantine = false`` keeps fail-fast behaviour: :meth:`Quarantine.for_context`
   returns ``None`` and the driver fails the run on the first refusal, as before.
 
@@ -78,17 +79,17 @@ class QuarantineSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    max_items: int = Field(default=100, ge=0, description="new refusals a run may always have")
+    max_items: int = Field(default=100, ge=0, description="refusals a run may always have")
     max_ratio: float = Field(default=0.01, ge=0, le=1, description="share of items read that may be refused")
     table: str = Field(default=DEFAULT_TABLE, min_length=1, max_length=100)
 
     def limit(self, items_read: int) -> int:
-        """The most new refusals a run that read ``items_read`` items may have."""
+        """The most refusals (outside the retry pass) a run that read ``items_read`` items may have."""
         return max(self.max_items, int(self.max_ratio * items_read))
 
 
 class QuarantineLimitExceeded(Exception):
-    """More new refusals than the threshold: a systematic fault, so the run fails."""
+    """More refusals than the threshold: a systematic fault, so the run fails."""
 
 
 class ItemRefusedError(Exception):
@@ -303,9 +304,11 @@ class Quarantine:
         self._pending: dict[str, QuarantineEntry] = {}
         self._landed: set[str] = set()
         self._refused_in_batch: set[str] = set()
-        self.new = 0  # refusals counted against the threshold
-        self.new_keys: list[str] = []
-        self.seen_again = 0
+        #: refusals while reading the run's window: what the threshold counts
+        self.refused = 0
+        self.refused_keys: list[str] = []
+        #: quarantined items refused again in the retry pass (still bad at the source)
+        self.retry_refused = 0
         self.released: list[str] = []
         self.discarded: list[str] = []
         self.retried = 0
@@ -404,12 +407,12 @@ class Quarantine:
         )
         self._pending[key] = entry
         self._refused_in_batch.add(key)
-        if retrying or previous is not None:
-            self.seen_again += 1
-        if not retrying:
-            self.new += 1
-            if len(self.new_keys) < _SHOW_KEYS:
-                self.new_keys.append(key)
+        if retrying:
+            self.retry_refused += 1
+        else:
+            self.refused += 1
+            if len(self.refused_keys) < _SHOW_KEYS:
+                self.refused_keys.append(key)
         if self.log is not None and previous is None:
             self.log.error(
                 f"{self.stream}: quarantined {key!r} ({stage}): {entry.reason}",
@@ -460,20 +463,20 @@ class Quarantine:
 
     def check(self, *, items_read: int) -> None:
         limit = self.settings.limit(items_read)
-        if self.new > limit:
+        if self.refused > limit:
             raise QuarantineLimitExceeded(
-                f"{self.stream}: {self.new} items refused after reading {items_read}, more than the "
+                f"{self.stream}: {self.refused} items refused after reading {items_read}, more than the "
                 f"limit of {limit} (max of {self.settings.max_items} and {self.settings.max_ratio:.2%} of "
                 f"items read): this looks like a systematic fault (a schema change, a wrong setting), "
-                f"so the run fails and the cursor stays. First refused: {_show(self.new_keys)}"
+                f"so the run fails and the cursor stays. First refused: {_show(self.refused_keys)}"
             )
 
     def report(self) -> dict[str, Any]:
         """Figures for the summary and the delta metadata (keys, never payloads)."""
         return {
-            "new": self.new,
-            "new_keys": list(self.new_keys),
-            "seen_again": self.seen_again,
+            "refused": self.refused,
+            "refused_keys": list(self.refused_keys),
+            "retry_refused": self.retry_refused,
             "retried": self.retried,
             "released": len(self.released),
             "released_keys": self.released[:_SHOW_KEYS],

@@ -192,7 +192,7 @@ def test_poison_record_is_quarantined_and_the_rest_commits() -> None:
     entry = stored(api)["r004"]
     assert entry["stream"] == "things" and entry["stage"] == "source" and "twelve" in entry["reason"]
     assert entry["first_seen"] == entry["last_seen"] and entry["cursor"] == format_cursor(at(4))
-    assert summary.quarantine["new"] == 1 and summary.quarantine["new_keys"] == ["r004"]
+    assert summary.quarantine["refused"] == 1 and summary.quarantine["refused_keys"] == ["r004"]
     assert delta.runs[-1][1].metadata["quarantine"]["held"] == 1
     errors = [r for r in ctx.logger.of("error") if r[2] == "quarantine"]
     assert len(errors) == 1 and "r004" in errors[0][1]
@@ -205,7 +205,7 @@ def test_fixed_record_lands_on_the_next_run_and_is_released() -> None:
     # still bad: retried first, seen again, kept, not counted as new
     summary, _ = run(source, sink, delta, api)
     assert [r.key for r in source.refetched[-1]] == ["r004"]
-    assert summary.quarantine["seen_again"] == 1 and summary.quarantine["new"] == 0
+    assert summary.quarantine["retry_refused"] == 1 and summary.quarantine["refused"] == 0
     assert stored(api)["r004"]["times_seen"] == 2
     source.fix()
     summary, _ = run(source, sink, delta, api)
@@ -235,7 +235,7 @@ def test_threshold_is_the_larger_of_items_and_ratio() -> None:
     api, delta = FakeApi(), FakeDelta()
     source = PoisonSource(200, poison=[f"r{i:03d}" for i in range(0, 200, 20)])  # 10 of 200 = 5 %
     summary, _ = run(source, ListSink(), delta, api, settings={"max_items": 0, "max_ratio": 0.05})
-    assert summary.quarantine["new"] == 10 and delta.cursor == format_cursor(at(199))
+    assert summary.quarantine["refused"] == 10 and delta.cursor == format_cursor(at(199))
 
 
 def test_a_big_old_quarantine_does_not_fail_later_runs() -> None:
@@ -244,8 +244,8 @@ def test_a_big_old_quarantine_does_not_fail_later_runs() -> None:
     run(source, ListSink(), delta, api, settings={"max_items": 5})
     source.rows.update({f"r{i:03d}": at(i) for i in range(10, 15)})
     summary, _ = run(source, ListSink(), delta, api, settings={"max_items": 1, "max_ratio": 0})
-    assert summary.quarantine["retried"] == 3 and summary.quarantine["seen_again"] == 3
-    assert summary.quarantine["new"] == 0 and delta.cursor == format_cursor(at(14))
+    assert summary.quarantine["retried"] == 3 and summary.quarantine["retry_refused"] == 3
+    assert summary.quarantine["refused"] == 0 and delta.cursor == format_cursor(at(14))
 
 
 def test_fail_fast_without_a_quarantine() -> None:
@@ -425,7 +425,7 @@ def test_download_refused_as_invalid_is_quarantined_and_the_rest_uploaded() -> N
     source = FilesSource(5, poison=["r002"])
     sink = DocumentSink(api, Ledger(api, namespace="acme.docs"), settle=0)
     summary, _ = run(source, sink, delta, api)
-    assert summary.quarantine["new_keys"] == ["r002"]
+    assert summary.quarantine["refused_keys"] == ["r002"]
     assert sorted(f["file_name"] for d in api.documents for f in d["files"]) == [
         "r000.pdf",
         "r001.pdf",
@@ -517,7 +517,8 @@ def test_upload_nuntiq_rejects_as_invalid_is_quarantined() -> None:
 
     sink = DocumentSink.for_context(ctx, namespace="acme.docs", settle=0)
     summary, _ = run(Files(3), sink, delta, api)
-    assert summary.quarantine["new_keys"] == ["r000"] and stored(api)["r000"]["stage"] == "source_documents"
+    assert summary.quarantine["refused_keys"] == ["r000"]
+    assert stored(api)["r000"]["stage"] == "source_documents"
     assert sorted(f["file_name"] for d in api.documents for f in d["files"]) == ["r001.pdf", "r002.pdf"]
     summary, _ = run(Files(3), DocumentSink.for_context(ctx, namespace="acme.docs", settle=0), delta, api)
     assert summary.quarantine["released_keys"] == ["r000"] and stored(api) == {}
@@ -547,6 +548,6 @@ def test_one_quarantine_serves_successive_streams() -> None:
             lookback_days=None,
             quarantine=quarantine,
         )
-        assert summary.quarantine["new"] == 1 and summary.quarantine["held"] == 1, bad
+        assert summary.quarantine["refused"] == 1 and summary.quarantine["held"] == 1, bad
     store = QuarantineStore(api, namespace=CONNECTOR)
     assert sorted(e.stream for e in store.entries()) == ["files_a", "files_b"]

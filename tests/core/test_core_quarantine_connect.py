@@ -66,7 +66,7 @@ def test_bad_listing_is_quarantined_and_lands_by_refetch_once_fixed(
     store = QuarantineStore(context.api, namespace="connect_q")
     entries = {e.key: e for e in store.entries()}
     assert list(entries) == ["LST-999-123-456"] and "vendor" in entries["LST-999-123-456"].reason
-    assert result["quarantine"]["new"] == 1 and result["cursor_after"] > OLD[:4]
+    assert result["quarantine"]["refused"] == 1 and result["cursor_after"] > OLD[:4]
     # fixed in place: same `updated`, far behind the cursor, so only the refetch by id can see it
     put_listing(connect, "LST-999-123-456", {"id": "VA-777-777-777", "name": "Refetched Vendor"})
     result, context = run(connect, nuntiq)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from core_fakes import at
 
@@ -93,3 +94,20 @@ def test_systematic_fault_fails_the_run_and_keeps_the_cursor(nuntiq: RunningServ
     with pytest.raises(QuarantineLimitExceeded, match="systematic"):
         run_connector(nuntiq, path, [supplier(1, 1), *schema_change], quarantine={"max_items": 3})
     assert cursor(nuntiq) == at(1) and sorted(saved_suppliers(nuntiq)) == ["SUP-1"]
+
+
+def test_row_nuntiq_rejects_server_side_is_found_by_splitting(nuntiq: RunningServer, tmp_path: Path) -> None:
+    """The Load accepts every row, Nuntiq refuses the batch (400): splitting finds the one row."""
+    path = tmp_path / "suppliers.json"
+    rows = [supplier(n, n) for n in range(1, 9)]
+    with httpx.Client(base_url=nuntiq.url) as admin:
+        admin.put("/_sandbox/nuntiq/poison/suppliers", json={"numbers": ["SUP-6"]}).raise_for_status()
+        result = run_connector(nuntiq, path, rows)
+        assert sorted(saved_suppliers(nuntiq)) == [f"SUP-{n}" for n in range(1, 9) if n != 6]
+        kept = entries(nuntiq)
+        assert list(kept) == ["SUP-6"] and "400" in kept["SUP-6"].reason
+        assert "server-side" in kept["SUP-6"].reason and cursor(nuntiq) == at(8)
+        assert result["summary"]["written"] == {"suppliers": 7}
+        admin.delete("/_sandbox/nuntiq/poison/suppliers").raise_for_status()
+    run_connector(nuntiq, path, rows)
+    assert "SUP-6" in saved_suppliers(nuntiq) and entries(nuntiq) == {}

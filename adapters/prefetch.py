@@ -7,18 +7,20 @@ length. :class:`Prefetching` wraps any source: it reads up to ``batch_size`` ite
 the whole batch to ``prefetch`` (which can resolve every key it needs in one call and
 cache the answers), then yields the items unchanged and in order. The sync driver sees
 the same items in the same order, so cursor ordering and the watermark are unaffected;
-memory grows by one batch of items at most.
+memory grows by one batch of items at most. A wrapped source's ``refetch`` (quarantined
+items fetched again) is forwarded and prefetched the same way; refusals are passed on
+without being prefetched.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from adapters.failures import Classifier
-from adapters.protocol import Ordering, Source
-from adapters.records import DocumentItem, RecordItem
+from adapters.protocol import Ordering, Refetchable, Source
+from adapters.records import DocumentItem, RecordItem, Refetch, RefusedItem, SourceItem
 
 __all__ = ["Prefetching"]
 
@@ -60,17 +62,25 @@ class Prefetching(Generic[ItemT]):
         return value if isinstance(value, timedelta) else None
 
     def fetch_since(self, cursor: datetime | None) -> Iterator[ItemT]:
-        items = self.source.fetch_since(cursor)
-        batch: list[ItemT] = []
+        return self._batched(self.source.fetch_since(cursor))
+
+    def refetch(self, wanted: Sequence[Refetch]) -> Iterator[SourceItem]:
+        """The wrapped source's ``refetch``, prefetched; nothing when it has none."""
+        if not isinstance(self.source, Refetchable):
+            return iter(())
+        return self._batched(self.source.refetch(wanted))
+
+    def _batched(self, items: Iterator[Any]) -> Iterator[Any]:
+        batch: list[Any] = []
         try:
             for item in items:
                 batch.append(item)
                 if len(batch) >= self.batch_size:
-                    self.prefetch(batch)
+                    self.prefetch([i for i in batch if not isinstance(i, RefusedItem)])
                     yield from batch
                     batch = []
             if batch:
-                self.prefetch(batch)
+                self.prefetch([i for i in batch if not isinstance(i, RefusedItem)])
                 yield from batch
         finally:
             close = getattr(items, "close", None)

@@ -8,13 +8,13 @@ durably written items only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol, TypeVar, runtime_checkable
 
 from adapters.failures import Classifier
-from adapters.records import DocumentItem, RecordItem
+from adapters.records import DocumentItem, RecordItem, Refetch, SourceItem
 
 ItemT_co = TypeVar("ItemT_co", RecordItem, DocumentItem, RecordItem | DocumentItem, covariant=True)
 
@@ -53,3 +53,21 @@ class Source(Protocol[ItemT_co]):
         ...
 
     def fetch_since(self, cursor: datetime | None) -> Iterator[ItemT_co]: ...
+
+
+@runtime_checkable
+class Refetchable(Protocol):
+    """A source that can fetch quarantined items again (optional, next to ``Source``).
+
+    The sync driver calls ``refetch`` at the start of a run with the quarantined items
+    of the stream, before ``fetch_since``. The source yields what it finds for them now:
+    the item itself (it lands and its quarantine entry is released), a ``RefusedItem``
+    (still bad: the entry stays), or nothing (gone: the entry stays until an operator
+    discards it). It may yield more than was asked, e.g. every file of a re-read day;
+    sinks are idempotent. Each ``Refetch`` carries the ``refetch`` hint the source put on
+    its ``RefusedItem``, so a source that cannot fetch by key can re-read the partition.
+    Without this method a quarantined item is retried only when the source yields it
+    again by itself (a fixed record usually gets a newer cursor value).
+    """
+
+    def refetch(self, wanted: Sequence[Refetch]) -> Iterator[SourceItem]: ...

@@ -1,4 +1,10 @@
-"""The items every source yields: records (keyed payloads) and documents (keyed files).
+"""The items every source yields: records (keyed payloads), documents (keyed files) and refusals.
+
+A :class:`RefusedItem` is what a source yields *instead of* an item it cannot build
+(an archive member refused for safety, a record that does not parse): raising would end
+the generator and with it the run, so one bad record would block every record behind
+it. The sync driver sends refusals to the quarantine (:mod:`adapters.quarantine`)
+rather than to the sinks.
 
 The envelopes are slotted dataclasses rather than pydantic models because they are
 created once per source record on the hot path; the payloads inside them are the
@@ -69,4 +75,40 @@ class DocumentItem:
             raise ValueError(f"document {self.key!r} has no file name")
 
 
+@dataclass(frozen=True, slots=True)
+class RefusedItem:
+    """An item the source saw but refuses permanently; it is kept in quarantine, not lost.
+
+    ``key`` is the identity the item would have had (so a later good version of it
+    releases the quarantine entry), ``cursor`` its cursor value when known (the
+    watermark may pass it once the refusal is durably kept), ``reason`` a one-line
+    explanation that names what was seen (never a secret). ``refetch`` is the source's
+    own hint for fetching the item again later, e.g. ``{"partition": "2026-01-05"}``
+    for a source that can only re-read a whole day; it is stored with the entry and
+    handed back to the source's ``refetch()``.
+    """
+
+    key: str
+    cursor: datetime | None
+    reason: str
+    stream: str = ""
+    refetch: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _require_aware(self.key, self.cursor)
+        if not self.key:
+            raise ValueError(f"a refused item needs a key (reason: {self.reason})")
+
+
+@dataclass(frozen=True, slots=True)
+class Refetch:
+    """One quarantined item a source is asked to fetch again (see ``Refetchable``)."""
+
+    key: str
+    cursor: datetime | None
+    hint: Mapping[str, Any] = field(default_factory=dict)
+
+
 Item = RecordItem | DocumentItem
+#: everything ``fetch_since`` and ``refetch`` may yield
+SourceItem = RecordItem | DocumentItem | RefusedItem

@@ -30,6 +30,13 @@ What the source's :class:`~adapters.protocol.Ordering` changes:
 For every ordering, items below ``since`` are dropped (they were covered before), items
 without a cursor go to the sinks but never move the watermark. On any exception the
 run fails through ``delta_run`` and the stored cursor stays; nothing is swallowed.
+
+With ``quarantine`` (:class:`adapters.quarantine.Quarantine`), an item refused
+permanently (a :class:`~adapters.records.RefusedItem` from the source, a sink's
+refusal in ``add()``, rows a Load rejects on flush) is kept in quarantine instead of
+failing the run; the quarantine is flushed with the sinks, so such an item counts as
+durable once it is kept. Quarantined items are retried first, through the source's
+``refetch()``. All of it sits in the ``_Driver`` methods marked "quarantine".
 """
 
 from __future__ import annotations
@@ -52,10 +59,11 @@ from adapters.cursor import (
 )
 from adapters.params import read_job_params
 from adapters.progress import EventKind
-from adapters.protocol import Ordering, Source
-from adapters.records import DocumentItem, RecordItem
+from adapters.protocol import Ordering, Refetchable, Source
+from adapters.quarantine import ItemRefusedError, Quarantine, refusal_reason
+from adapters.records import RefusedItem, SourceItem
 from adapters.runtime import ContextLike
-from adapters.sinks.base import Sink
+from adapters.sinks.base import IsolatingSink, Sink
 
 __all__ = ["DEFAULT_FLUSH_EVERY", "DEFAULT_LOOKBACK_DAYS", "DeltaRunLike", "SyncSummary", "sync"]
 
@@ -107,6 +115,8 @@ class SyncSummary:
     complete: bool
     duration_seconds: float
     notes: list[str] = field(default_factory=list)
+    #: what the quarantine did (empty without one): see ``Quarantine.report``
+    quarantine: dict[str, Any] = field(default_factory=dict)
 
     @property
     def items_written(self) -> int:
@@ -140,6 +150,7 @@ def sync(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     clock: Callable[[], float] = time.monotonic,
     job_params: Iterable[str] = (),
+    quarantine: Quarantine | None = None,
 ) -> SyncSummary:
     """Run ``source`` into ``sinks`` as one delta run of ``connector_name``/``stream``.
 
@@ -149,6 +160,8 @@ def sync(
     merged into the run's metadata and must not contain secrets. ``delta_run`` defaults to
     ``lib.delta.delta_run``, imported at call time. ``job_params`` names the connector's
     own job parameters, so near misses of them are refused too (:mod:`adapters.params`).
+    ``quarantine`` (from ``Quarantine.for_context``) keeps permanently refused items
+    instead of failing the run on the first one; ``None`` is fail-fast.
     """
     if flush_every < 1:
         raise ValueError(f"flush_every must be at least 1, got {flush_every}")
@@ -176,6 +189,7 @@ def sync(
             flush_every=flush_every,
             max_duration=max_duration,
             clock=clock,
+            quarantine=quarantine,
         )
         stored = run.lower_bound_cursor
         resolved = resolve_since(stored, override, lookback=lookback, lookback_days=days, now=now())
@@ -209,6 +223,7 @@ class _Driver:
         flush_every: int,
         max_duration: timedelta | None,
         clock: Callable[[], float],
+        quarantine: Quarantine | None = None,
     ) -> None:
         self.log = context.logger
         self.source = source
@@ -223,6 +238,8 @@ class _Driver:
         self.batch_max: datetime | None = None  # greatest cursor among unflushed items
         self.in_batch = 0
         self.passed = 0
+        self.quarantine = quarantine
+        self.retrying = False  # in the quarantine retry pass
 
     def run(
         self,
@@ -257,7 +274,8 @@ class _Driver:
         read = dropped = 0
         last: datetime | None = None
         complete = True
-        items: Iterable[RecordItem | DocumentItem] = self.source.fetch_since(since)
+        self._retry_quarantined()
+        items: Iterable[SourceItem] = self.source.fetch_since(since)
         try:
             for item in items:
                 read += 1
@@ -281,8 +299,7 @@ class _Driver:
                         notes.append(note)
                         self.log.warn(f"{self.stream}: {note}", step="sync_order", detail={"key": item.key})
                     last = cursor if last is None or cursor > last else last
-                for sink in self.sinks:
-                    sink.add(item)
+                self._deliver(item)
                 self.passed += 1
                 self.in_batch += 1
                 if cursor is not None and (self.batch_max is None or cursor > self.batch_max):
@@ -338,6 +355,7 @@ class _Driver:
             complete=complete,
             duration_seconds=round(self.clock() - self.started, 3),
             notes=notes,
+            quarantine=self.quarantine.report() if self.quarantine is not None else {},
         )
         run_metadata: dict[str, Any] = dict(metadata or {})
         run_metadata.update(
@@ -355,6 +373,8 @@ class _Driver:
                 "complete": complete,
             }
         )
+        if summary.quarantine:
+            run_metadata["quarantine"] = summary.quarantine
         run.set_metadata(run_metadata)
         progress.note(EventKind.STREAM_FINISHED, stream=self.stream, count=read)
         self.log.info(
@@ -370,6 +390,7 @@ class _Driver:
                 "cursor_before": stored,
                 "cursor_after": cursor_after,
                 "complete": complete,
+                "quarantine": summary.quarantine,
             },
         )
         return summary
@@ -379,10 +400,12 @@ class _Driver:
             return
         for sink in self.sinks:
             flush_started = self.clock()
-            flushed = sink.flush()
+            flushed = self._flush_sink(sink)
             self.written[sink.name] += flushed
             progress.note(EventKind.FLUSHED, stream=self.stream, sink=sink.name, count=flushed,
                           seconds=self.clock() - flush_started)
+        if self.quarantine is not None:  # quarantine: kept before the batch counts durable
+            self.quarantine.flush(items_read=self.passed)
         # Only now, with every sink flushed, do this batch's items count as durable.
         if self.batch_max is not None and (self.durable is None or self.batch_max > self.durable):
             self.durable = self.batch_max
@@ -398,3 +421,69 @@ class _Driver:
         if self.max_duration is None:
             return False
         return self.clock() - self.started >= self.max_duration.total_seconds()
+
+    # -- quarantine ----------------------------------------------------------------------
+
+    def _deliver(self, item: SourceItem) -> None:
+        """Hand ``item`` to every sink, or keep it in quarantine if it is refused."""
+        quarantine = self.quarantine
+        if isinstance(item, RefusedItem):
+            if quarantine is None:
+                raise ItemRefusedError(f"{self.stream}: the source refused {item.key!r}: {item.reason}")
+            quarantine.refuse_item(item, retrying=self.retrying)
+            return
+        for sink in self.sinks:
+            try:
+                sink.add(item)
+            except Exception as exc:
+                reason = refusal_reason(exc) if quarantine is not None else None
+                if quarantine is None or reason is None:
+                    raise
+                quarantine.refuse(
+                    item.key, cursor=item.cursor, reason=reason, stage=sink.name, retrying=self.retrying
+                )
+                return
+        if quarantine is not None:
+            quarantine.landed(item.key)
+
+    def _flush_sink(self, sink: Sink[Any]) -> int:
+        if self.quarantine is not None and isinstance(sink, IsolatingSink):
+            result = sink.flush_isolating()
+            self.quarantine.refuse_rejections(result.rejected, stage=sink.name, retrying=self.retrying)
+            return result.written
+        return sink.flush()
+
+    def _retry_quarantined(self) -> None:
+        """Before the run proper: fetch the stream's quarantined items again and deliver them.
+
+        Their cursors lie behind the stored one, so they go to the sinks without the
+        window and order checks and never move the watermark. The pass ends with a
+        flush, so what landed is released before the run reads on.
+        """
+        if self.quarantine is None:
+            return
+        wanted = self.quarantine.begin(stream=self.stream, source=self.source.name)
+        if not wanted:
+            return
+        if not isinstance(self.source, Refetchable):
+            self.log.info(
+                f"{self.stream}: {len(wanted)} quarantined item(s) wait for the source to yield them "
+                "again (it cannot fetch by key)",
+                step="quarantine",
+                detail={"stream": self.stream, "waiting": len(wanted)},
+            )
+            return
+        self.retrying = True
+        items = self.source.refetch(wanted)
+        try:
+            for item in items:
+                self._deliver(item)
+                self.in_batch += 1
+                if self.in_batch >= self.flush_every:
+                    self._flush()
+            self._flush()
+        finally:
+            self.retrying = False
+            close = getattr(items, "close", None)
+            if callable(close):
+                close()

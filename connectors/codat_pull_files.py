@@ -20,7 +20,10 @@ settings.json::
       }
     }
 
-Job params: ``since_override``, ``until_override``, ``lookback_days`` (first run).
+Optional ``config.quarantine`` (``false`` = fail fast). Job params: ``since_override``,
+``until_override``, ``lookback_days`` (first run), ``quarantine_retry``,
+``quarantine_discard``. A file the sink refuses permanently (an upload Nuntiq rejects as
+invalid) is quarantined per company stream and retried by later runs.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapters.codat import client_from_context, files_source, settings_from_context
+from adapters.quarantine import Quarantine
 from adapters.records import DocumentItem
 from adapters.runtime import require_config
 from adapters.sinks import DocumentSink
@@ -60,6 +64,7 @@ def run(context: Any) -> dict[str, Any]:
     settings = settings_from_context(context)
     if not settings.company_ids:
         raise ValueError("config.codat.company_ids must name at least one Codat company")
+    quarantine = Quarantine.for_context(context, connector_name=connector_name)  # checked before any call
     client = client_from_context(context, settings)
     companies: dict[str, Any] = {}
     failures: dict[str, str] = {}
@@ -71,7 +76,14 @@ def run(context: Any) -> dict[str, Any]:
                     sink = DocumentSink.for_context(
                         context, namespace=f"{connector_name}.{stream}", fields=upload_fields
                     )
-                    summary = sync(context, source, sink, connector_name=connector_name, stream=stream)
+                    summary = sync(
+                        context,
+                        source,
+                        sink,
+                        connector_name=connector_name,
+                        stream=stream,
+                        quarantine=quarantine,
+                    )
                 companies[company_id] = {
                     **summary.as_dict(),
                     "uploaded": sink.uploaded,

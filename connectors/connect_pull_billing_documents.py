@@ -2,12 +2,15 @@
 
 Billing batches are read incrementally by creation time; each batch's files are
 streamed from Connect and uploaded exactly once (the document sink's delivery ledger
-survives crashes and reruns), one source document per file.
+survives crashes and reruns), one source document per file. A file whose download Connect
+keeps refusing as a bad request (or whose upload Nuntiq refuses) is quarantined; the other
+files land, and later runs fetch the quarantined files again by batch and file id.
 
 settings.json: ``config.connector_name``, ``config.connect_endpoint`` (``sandbox:connect``
 for the local sandbox), optional ``config.connect_api_key_secret`` (default
 ``connect_api_key``); ``secrets.<that name>`` holds the API key. Job params:
-``since_override``, ``until_override``, ``lookback_days``.
+``since_override``, ``until_override``, ``lookback_days``, ``quarantine_retry``,
+``quarantine_discard``; ``config.quarantine`` (``false`` = fail fast).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapters.connect import BillingBatchFilesSource, client_from_context, settings_from_context
+from adapters.quarantine import Quarantine
 from adapters.records import DocumentItem
 from adapters.retry import RetryPolicy
 from adapters.runtime import require_config
@@ -43,7 +47,8 @@ def run(context: Any) -> dict[str, Any]:
         client, logger=context.logger, policy=policy, **settings.source_options()
     )
     sink = DocumentSink.for_context(context, namespace=f"{connector_name}.{STREAM}", fields=upload_fields)
-    summary = sync(context, source, sink, connector_name=connector_name, stream=STREAM)
+    quarantine = Quarantine.for_context(context, connector_name=connector_name)
+    summary = sync(context, source, sink, connector_name=connector_name, stream=STREAM, quarantine=quarantine)
     result = summary.as_dict()
     result.update(
         {"connector_name": connector_name, "uploaded": sink.uploaded, "reconciled": sink.reconciled}

@@ -6,10 +6,16 @@ listings' vendors per list call) and
 upserted as a supplier: number = vendor account id (``VA-...``), name, active flag and,
 when the partner states a headquarters address, a ``MAIN`` location with it.
 
+A listing that cannot be mapped (no vendor, a vendor that is not an object) and a
+supplier the Load rejects are quarantined; the other vendors land and the cursor moves.
+Later runs fetch quarantined listings again by id (``in(id,(...))``) before reading on.
+
 settings.json: ``config.connector_name``, ``config.connect_endpoint`` (``sandbox:connect``
 is replaced with the local sandbox by the CLI), optional ``config.connect_api_key_secret``
-(default ``connect_api_key``), ``config.connect_page_size``; ``secrets.<that name>`` holds
-the API key. Job params: ``since_override``, ``until_override``, ``lookback_days``.
+(default ``connect_api_key``), ``config.connect_page_size``, ``config.quarantine``
+(``false`` = fail on the first bad listing); ``secrets.<that name>`` holds the API key.
+Job params: ``since_override``, ``until_override``, ``lookback_days``,
+``quarantine_retry``, ``quarantine_discard``.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Any
 
 from adapters.connect import ListingsSource, PartnerDirectory, client_from_context, settings_from_context
 from adapters.prefetch import Prefetching
+from adapters.quarantine import Quarantine
 from adapters.records import RecordItem
 from adapters.retry import RetryPolicy
 from adapters.runtime import require_config
@@ -60,11 +67,16 @@ def vendor_ids(listings: Iterable[RecordItem]) -> set[str]:
 
 
 class VendorMapper:
-    """Maps a listing to its vendor's supplier, once per vendor per run."""
+    """Maps a listing to its vendor's supplier, once per vendor per run.
+
+    ``seen`` remembers which listing built each vendor's supplier, so mapping that same
+    listing again (the Load sink rebuilds a rejected batch's halves) builds it again
+    instead of skipping it.
+    """
 
     def __init__(self, partners: PartnerDirectory) -> None:
         self.partners = partners
-        self.seen: set[str] = set()
+        self.seen: dict[str, str] = {}  # vendor id -> key of the listing that built it
 
     def __call__(self, item: RecordItem, load: Any) -> Any:
         vendor = item.as_mapping().get("vendor") or {}
@@ -73,7 +85,7 @@ class VendorMapper:
         vendor_id = vendor.get("id")
         if not vendor_id:
             raise ValueError(f"listing {item.key!r} has no vendor.id")
-        if vendor_id in self.seen:
+        if self.seen.get(vendor_id, item.key) != item.key:
             return None
         partner = self.partners.get(vendor_id) or {}
         supplier = load.new()
@@ -89,7 +101,7 @@ class VendorMapper:
             entry = location.new_address()
             for name, value in address.items():
                 setattr(entry, name, value)
-        self.seen.add(vendor_id)
+        self.seen[vendor_id] = item.key
         return supplier
 
 
@@ -105,7 +117,8 @@ def run(context: Any) -> dict[str, Any]:
     )
     mapper = VendorMapper(partners)
     sink = LoadSink.for_context(context, SupplierLoad(context), mapper, name="suppliers")
-    summary = sync(context, source, sink, connector_name=connector_name, stream=STREAM)
+    quarantine = Quarantine.for_context(context, connector_name=connector_name)
+    summary = sync(context, source, sink, connector_name=connector_name, stream=STREAM, quarantine=quarantine)
     context.logger.info(
         f"{len(mapper.seen)} vendors from Connect listings, {partners.requests_made} partner lookups",
         step="done",

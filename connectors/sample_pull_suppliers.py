@@ -7,16 +7,23 @@ source, a mapper, a sink -- and one ``sync()`` call, which does the rest: ``sinc
 resolution (``since_override`` > stored cursor > ``lookback_days``), flushing every 500,
 the watermark from saved suppliers only, and the cursor commit.
 
+A supplier the export gets wrong (no ``updated_at``, a garbage timestamp, a row that is
+not an object, a row the Load rejects) is quarantined, not fatal: the others are saved,
+the cursor moves on, and later runs read the quarantined numbers from the file again
+first and release them once they save.
+
 settings.json: ``config.connector_name``, ``config.suppliers_file`` (absolute, or
-relative to the working directory or the repository root), ``secrets.source_token``;
-job params ``since_override`` / ``until_override`` (ISO timestamps) and
-``lookback_days`` (first run).
+relative to the working directory or the repository root), ``secrets.source_token``,
+optional ``config.quarantine`` (``false`` to fail on the first bad supplier, or
+``{"max_items": 100, "max_ratio": 0.01}``); job params ``since_override`` /
+``until_override`` (ISO timestamps), ``lookback_days`` (first run), ``quarantine_retry``
+and ``quarantine_discard``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +31,8 @@ from typing import Any
 from adapters.cursor import CursorError, parse_timestamp
 from adapters.failures import Failure
 from adapters.protocol import Ordering
-from adapters.records import RecordItem
+from adapters.quarantine import Quarantine
+from adapters.records import RecordItem, Refetch, RefusedItem, SourceItem
 from adapters.sinks import LoadSink
 from adapters.sync import sync
 from lib.objects.supplier import SupplierLoad
@@ -58,21 +66,40 @@ class SupplierFileSource:
     def classifier(exc: BaseException) -> Failure | None:
         return None  # a local file: any error is a real error
 
-    def fetch_since(self, cursor: datetime | None) -> Iterator[RecordItem]:
+    def _rows(self) -> list[Any]:
         data = json.loads(self.path.read_text(encoding="utf-8"))
         rows = data.get("suppliers") if isinstance(data, dict) else data
         if not isinstance(rows, list):
             raise ValueError(f"{self.path}: expected a list of suppliers under 'suppliers'")
-        for position, row in enumerate(rows):
-            key = str(row.get("number") or f"#{position}")
-            try:
-                updated = parse_timestamp(row["updated_at"])
-            except (KeyError, CursorError) as exc:
-                raise ValueError(
-                    f"{self.path}: supplier {key!r}: bad or missing updated_at ({exc})"
-                ) from None
-            if cursor is None or updated >= cursor:
-                yield RecordItem(key=key, cursor=updated, payload=row, stream=STREAM_NAME)
+        return rows
+
+    def _item(self, position: int, row: Any) -> RecordItem | RefusedItem:
+        """The row as a record, or a refusal naming what is wrong with it (the run goes on)."""
+        if not isinstance(row, dict):
+            reason = f"{self.path}: row {position} is not an object: {row!r:.60}"
+            return RefusedItem(f"#{position}", None, reason, stream=STREAM_NAME)
+        key = str(row.get("number") or f"#{position}")
+        try:
+            updated = parse_timestamp(row["updated_at"])
+        except (KeyError, CursorError) as exc:
+            reason = f"{self.path}: supplier {key!r}: bad or missing updated_at ({exc})"
+            return RefusedItem(key, None, reason, stream=STREAM_NAME)
+        return RecordItem(key=key, cursor=updated, payload=row, stream=STREAM_NAME)
+
+    def fetch_since(self, cursor: datetime | None) -> Iterator[SourceItem]:
+        for position, row in enumerate(self._rows()):
+            item = self._item(position, row)
+            # a refusal has no cursor to filter by, so it is always yielded
+            if item.cursor is None or cursor is None or item.cursor >= cursor:
+                yield item
+
+    def refetch(self, wanted: Sequence[Refetch]) -> Iterator[SourceItem]:
+        """Quarantined suppliers again by number: the file is read again, whatever their time."""
+        keys = {w.key for w in wanted}
+        for position, row in enumerate(self._rows()):
+            item = self._item(position, row)
+            if item.key in keys:
+                yield item
 
 
 def map_supplier(item: RecordItem, load: SupplierLoad) -> Any:
@@ -108,10 +135,12 @@ def run(context: Any) -> dict[str, Any]:
         LoadSink.for_context(context, SupplierLoad(context), map_supplier, name="suppliers"),
         connector_name=connector_name,
         metadata={"schema_version": SCHEMA_VERSION},
+        quarantine=Quarantine.for_context(context, connector_name=connector_name),
     )
     return {
         "connector_name": connector_name,
         "fetched": summary.items_written,
         "cursor_committed": summary.cursor_after,
+        "quarantined": summary.quarantine.get("held", 0),
         "summary": summary.as_dict(),
     }

@@ -9,6 +9,9 @@
     python -m sandbox.cli delta list --settings s.json
     python -m sandbox.cli check --settings fixtures/settings/connect_pull_suppliers.json
     python -m sandbox.cli discover [--json]
+    python -m sandbox.cli quarantine list sample_suppliers_eu --settings s.json
+    python -m sandbox.cli quarantine retry sample_pull_suppliers [KEY ...] --settings s.json
+    python -m sandbox.cli quarantine discard sample_suppliers_eu suppliers KEY ... --settings s.json
     python -m sandbox.cli sandbox
     python -m sandbox.cli demo
 
@@ -37,6 +40,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
+from adapters.quarantine import DEFAULT_TABLE, QuarantineStore
 from lib.api_client import ApiClient, ApiError
 from lib.context import SettingsError, load_context, read_settings
 from lib.delta import get_delta_state, list_delta_runs, list_delta_states, reset_delta_state
@@ -324,6 +328,54 @@ def cmd_delta(args: argparse.Namespace) -> int:
             return 1
 
 
+def _quarantine_store(args: argparse.Namespace, api: ApiClient) -> QuarantineStore:
+    table = DEFAULT_TABLE
+    if args.settings:
+        block = read_settings(args.settings)["config"].get("quarantine")
+        if isinstance(block, dict) and block.get("table"):
+            table = str(block["table"])
+    return QuarantineStore(api, namespace=args.connector_name, table=table)
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    """List or discard quarantined items; ``retry`` runs the connector retrying the named ones."""
+    if args.quarantine_command == "retry":
+        keys = list(args.keys or [])
+        args.param = [*(args.param or []), f"quarantine_retry={json.dumps(keys) if keys else 'all'}"]
+        return cmd_run(args)
+    with Services() as services:
+        try:
+            store = _quarantine_store(args, _delta_api(args, services))
+            if args.quarantine_command == "discard":
+                present = {e.key for e in store.entries(args.stream)}
+                keys = sorted(present) if args.all else list(args.keys or [])
+                if not keys:
+                    print("error: name the keys to discard, or --all", file=sys.stderr)
+                    return 2
+                missing = [k for k in keys if k not in present]
+                store.remove(args.stream, [k for k in keys if k in present])
+                print(f"{args.connector_name}/{args.stream}: discarded {len(keys) - len(missing)} item(s)")
+                for key in missing:
+                    print(f"  not quarantined: {key}")
+                return 1 if missing else 0
+            shown = 0
+            for entry in store.entries(args.stream):
+                shown += 1
+                print(
+                    f"{entry.stream}  {entry.key}  [{entry.stage}]  first {entry.first_seen.isoformat()}"
+                    f"  last {entry.last_seen.isoformat()}  seen {entry.times_seen}x"
+                )
+                print(f"    reason: {entry.reason}")
+                if entry.refetch:
+                    print(f"    refetch: {json.dumps(dict(entry.refetch), default=str)}")
+            scope = f"{args.connector_name}/{args.stream}" if args.stream else args.connector_name
+            print(f"{scope}: {shown} quarantined item(s)")
+            return 0
+        except (ApiError, SettingsError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from sandbox.server import serve_in_subprocess
 
@@ -366,23 +418,27 @@ def _add_api_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", default=str(DEFAULT_DB), help="sandbox database file (default: %(default)s)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m sandbox.cli", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    run = sub.add_parser("run", help="run a connector once")
-    run.add_argument("connector", help="module name under connectors/ or a path to a .py file")
-    run.add_argument("--settings", required=True, help="settings.json")
-    run.add_argument("--param", action="append", metavar="KEY=VALUE", help="job param (repeatable)")
-    run.add_argument(
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("connector", help="module name under connectors/ or a path to a .py file")
+    parser.add_argument("--settings", required=True, help="settings.json")
+    parser.add_argument("--param", action="append", metavar="KEY=VALUE", help="job param (repeatable)")
+    parser.add_argument(
         "--service-options",
         action="append",
         metavar="SERVICE=JSON",
         help="create_app options for a sandbox service started for 'sandbox:<service>' config values",
     )
-    run.add_argument("--log-format", choices=("human", "json"), default="human")
-    run.add_argument("--traceback", action="store_true", help="print the (redacted) traceback on failure")
-    _add_api_options(run)
+    parser.add_argument("--log-format", choices=("human", "json"), default="human")
+    parser.add_argument("--traceback", action="store_true", help="print the (redacted) traceback on failure")
+    _add_api_options(parser)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sandbox.cli", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a connector once")
+    _add_run_options(run)
     run.set_defaults(func=cmd_run)
 
     check = sub.add_parser(
@@ -416,6 +472,27 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--customer", default=DEFAULT_CUSTOMER, help="customer number (default: %(default)s)")
         _add_api_options(p)
     delta.set_defaults(func=cmd_delta)
+
+    quarantine = sub.add_parser("quarantine", help="list, retry or discard quarantined items")
+    quarantine_sub = quarantine.add_subparsers(dest="quarantine_command", required=True)
+    listing = quarantine_sub.add_parser("list", help="show a connector's quarantined items")
+    listing.add_argument("connector_name")
+    listing.add_argument("stream", nargs="?", help="only this stream")
+    discard = quarantine_sub.add_parser("discard", help="give up quarantined items (they are not retried)")
+    discard.add_argument("connector_name")
+    discard.add_argument("stream")
+    discard.add_argument("keys", nargs="*", metavar="KEY")
+    discard.add_argument("--all", action="store_true", help="every item of the stream")
+    for p in (listing, discard):
+        p.add_argument("--settings", help="settings.json (customer number, config.quarantine.table)")
+        p.add_argument("--customer", default=DEFAULT_CUSTOMER, help="customer number (default: %(default)s)")
+        _add_api_options(p)
+    retry = quarantine_sub.add_parser(
+        "retry", help="run a connector now, retrying only the named quarantined items (default: all)"
+    )
+    _add_run_options(retry)
+    retry.add_argument("keys", nargs="*", metavar="KEY")
+    quarantine.set_defaults(func=cmd_quarantine)
 
     sandbox = sub.add_parser("sandbox", help="start the sandbox services and wait for Ctrl-C")
     sandbox.add_argument("--customer", default=DEFAULT_CUSTOMER)

@@ -19,7 +19,7 @@ import io
 import mimetypes
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import IO, Any, cast
 from urllib.parse import quote, urljoin, urlsplit
@@ -30,7 +30,7 @@ from connect.client.utils import get_headers
 
 from adapters.connect.paging import Page, fetch_page, iter_offset
 from adapters.connect.sources import ConnectStreamSource
-from adapters.records import DocumentItem
+from adapters.records import DocumentItem, Refetch
 from adapters.retry import Retrier
 
 __all__ = ["BillingBatchFilesSource", "MediaFolderFilesSource", "download", "open_download"]
@@ -170,32 +170,46 @@ class BillingBatchFilesSource(ConnectStreamSource):
 
     def fetch_since(self, cursor: datetime | None) -> Iterator[DocumentItem]:  # type: ignore[override]
         for batch in self.iter_raw(cursor):
-            batch_item = self.to_item(batch)
-            for entry in self._files(batch_item.key):
-                file_id = entry.get("id")
-                name = entry.get("name")
-                if not file_id or not name:
-                    raise self.invalid(f"billing batch {batch_item.key!r}: file entry without id or name")
-                path = (
-                    f"media/folders/streams_batches/{quote(batch_item.key, safe='')}"
-                    f"/files/{quote(str(file_id), safe='')}/{quote(str(name), safe='')}"
-                )
-                yield DocumentItem(
-                    key=f"{batch_item.key}/{file_id}",
-                    cursor=batch_item.cursor,
-                    name=str(name),
-                    media_type=_media_type(str(name), None),
-                    open=self._opener(path),
-                    metadata={
-                        "batch_id": batch_item.key,
-                        "batch_name": batch.get("name"),
-                        "file_id": file_id,
-                        "file_type": entry.get("type"),
-                        "position": entry.get("position"),
-                        "stream_id": (batch.get("stream") or {}).get("id"),
-                    },
-                    stream=self.name,
-                )
+            yield from self._documents(batch)
+
+    def refetch(self, wanted: Sequence[Refetch]) -> Iterator[DocumentItem]:  # type: ignore[override]
+        """Quarantined files again: their batches by id, then only the wanted files of each."""
+        files: dict[str, set[str]] = {}
+        for request in wanted:
+            batch_id, _, file_id = request.key.partition("/")
+            files.setdefault(batch_id, set()).add(file_id)
+        for batch in self.iter_by_keys(list(files)):
+            yield from self._documents(batch, only=files.get(str(batch.get(self.spec.key_field))))
+
+    def _documents(self, batch: dict[str, Any], only: set[str] | None = None) -> Iterator[DocumentItem]:
+        batch_item = self.to_item(batch)
+        for entry in self._files(batch_item.key):
+            file_id = entry.get("id")
+            if only is not None and str(file_id) not in only:
+                continue
+            name = entry.get("name")
+            if not file_id or not name:
+                raise self.invalid(f"billing batch {batch_item.key!r}: file entry without id or name")
+            path = (
+                f"media/folders/streams_batches/{quote(batch_item.key, safe='')}"
+                f"/files/{quote(str(file_id), safe='')}/{quote(str(name), safe='')}"
+            )
+            yield DocumentItem(
+                key=f"{batch_item.key}/{file_id}",
+                cursor=batch_item.cursor,
+                name=str(name),
+                media_type=_media_type(str(name), None),
+                open=self._opener(path),
+                metadata={
+                    "batch_id": batch_item.key,
+                    "batch_name": batch.get("name"),
+                    "file_id": file_id,
+                    "file_type": entry.get("type"),
+                    "position": entry.get("position"),
+                    "stream_id": (batch.get("stream") or {}).get("id"),
+                },
+                stream=self.name,
+            )
 
 
 class MediaFolderFilesSource(ConnectStreamSource):
@@ -244,4 +258,9 @@ class MediaFolderFilesSource(ConnectStreamSource):
 
     def fetch_since(self, cursor: datetime | None) -> Iterator[DocumentItem]:  # type: ignore[override]
         for record in self.iter_raw(cursor):
+            yield self.to_document(record)
+
+    def refetch(self, wanted: Sequence[Refetch]) -> Iterator[DocumentItem]:  # type: ignore[override]
+        """Quarantined files again by id, as documents."""
+        for record in self.iter_by_keys([w.key for w in wanted]):
             yield self.to_document(record)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -24,7 +24,7 @@ from adapters.connect.streams import StreamSpec, get_stream
 from adapters.cursor import CursorError, parse_timestamp
 from adapters.failures import AdapterError, Classifier, Failure, FailureClass
 from adapters.protocol import Ordering
-from adapters.records import RecordItem
+from adapters.records import RecordItem, Refetch
 from adapters.retry import Retrier, RetryPolicy
 from adapters.runtime import LoggerLike
 
@@ -39,6 +39,10 @@ __all__ = [
     "payload_hash",
 ]
 
+
+#: ids per ``in(id,(...))`` query when fetching quarantined records again: Connect ids are
+#: about 20 characters, so a request line stays near 1 KB
+REFETCH_IDS_PER_QUERY = 40
 
 #: Connect stamps ``updated`` when a change is made, not when it becomes visible, so a
 #: record can appear with a time just before one already read; re-reading a short
@@ -177,6 +181,29 @@ class ConnectStreamSource:
 
     def fetch_since(self, cursor: datetime | None) -> Iterator[RecordItem]:
         for record in self.iter_raw(cursor):
+            yield self.to_item(record)
+
+    def iter_by_keys(self, keys: Sequence[str]) -> Iterator[dict[str, Any]]:
+        """The records with these ids as they are now, whatever their time (``in(id,(...))``)."""
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), REFETCH_IDS_PER_QUERY):
+            chunk = unique[start : start + REFETCH_IDS_PER_QUERY]
+            yield from iter_keyset(
+                self.client,
+                self.retrier,
+                self.path,
+                R().n(self.spec.key_field).oneof(chunk) & self.extra_filter,
+                order_field=self.spec.order_field,
+                limit=self.page_size,
+                step=f"connect.{self.spec.name}.refetch",
+                select=self.spec.select,
+                max_tie_ids=self.max_tie_ids,
+                key_field=self.spec.key_field,
+            )
+
+    def refetch(self, wanted: Sequence[Refetch]) -> Iterator[RecordItem]:
+        """Quarantined records again by id (see :class:`adapters.protocol.Refetchable`)."""
+        for record in self.iter_by_keys([w.key for w in wanted]):
             yield self.to_item(record)
 
 

@@ -11,6 +11,9 @@ again on the next run (the bound is inclusive), and a failed run is retried whol
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, TypeVar, runtime_checkable
 
 from adapters.records import DocumentItem, RecordItem
@@ -50,3 +53,46 @@ class Sink(Protocol[ItemT_contra]):
 
 class SinkError(Exception):
     """A sink refused or failed to write items; the message names the source keys."""
+
+
+class RecordRefused(SinkError):
+    """A sink refuses one item permanently (it cannot be mapped, or the target rejects it).
+
+    Raised by ``add()`` for that item alone: the sink stays usable for the items behind
+    it, so the sync driver can quarantine this one and go on. Without a quarantine the
+    run fails with this error, as before.
+    """
+
+    def __init__(self, message: str, *, key: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """One item a sink's target rejected on flush, found among a rejected batch."""
+
+    key: str
+    reason: str
+    cursor: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IsolatedFlush:
+    """What :meth:`IsolatingSink.flush_isolating` did: rows made durable, rows rejected."""
+
+    written: int
+    rejected: Sequence[Rejection]
+
+
+@runtime_checkable
+class IsolatingSink(Protocol):
+    """A sink that can write the good part of a batch its target rejected.
+
+    ``flush()`` keeps its all-or-nothing meaning (a rejected batch fails the run, which
+    is the fail-fast behaviour); ``flush_isolating()`` instead finds the rejected items
+    (by splitting the batch), writes every other one, and reports the rejected ones so
+    the driver can quarantine them. The driver calls it only when a quarantine is set.
+    """
+
+    def flush_isolating(self) -> IsolatedFlush: ...

@@ -6,24 +6,37 @@ items are harmless. A ``ValidationError`` from the Load (which rejects the whole
 before any HTTP call) is re-raised as :class:`LoadValidationError` naming the failing
 source keys and fields, so the run fails, the cursor stays and the log says which
 records to fix.
+
+With a quarantine (``sync(..., quarantine=...)``) the driver calls
+:meth:`LoadSink.flush_isolating` instead: the framework's ``ValidationError`` names
+fields, not rows, so a rejected batch is split in halves, each half rebuilt in a fresh
+Load (a Load keeps rejected entities dirty, so the old one cannot be reused) and saved,
+recursively, until the rejected rows are single items. Those are reported for
+quarantine; every other row is saved. Finding ``b`` bad rows among ``n`` costs about
+``2 b log2(n)`` extra ``save_all()`` calls, and validation runs before any HTTP call,
+so the extra calls for a ``ValidationError`` are local. A batch Nuntiq itself rejects
+as ``invalid`` (HTTP 400) is split the same way; Load saves are upserts, so sending a
+half again is harmless.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
+from adapters.failures import AdapterError, FailureClass
 from adapters.nuntiq.retrier import nuntiq_retrier
 from adapters.records import DocumentItem, RecordItem
 from adapters.retry import Retrier, RetryPolicy
 from adapters.runtime import ContextLike
-from adapters.sinks.base import SinkError
+from adapters.sinks.base import IsolatedFlush, RecordRefused, Rejection, SinkError
 
 __all__ = ["LoadLike", "LoadSink", "LoadValidationError", "MappingError"]
 
 ItemT = TypeVar("ItemT", RecordItem, DocumentItem, RecordItem | DocumentItem)
 
 _SHOW_KEYS = 20
+_REASON_CHARS = 400
 
 
 class LoadLike(Protocol):
@@ -39,7 +52,7 @@ class LoadLike(Protocol):
 Mapper = Callable[[ItemT, Any], Any]
 
 
-class MappingError(SinkError):
+class MappingError(RecordRefused):
     """The mapper failed on an item (a field missing or malformed in the source record)."""
 
 
@@ -53,7 +66,13 @@ class LoadValidationError(SinkError):
 
 
 class LoadSink(Generic[ItemT]):
-    """Buffers mapped entities in ``load`` and saves them on ``flush()``."""
+    """Buffers mapped entities in ``load`` and saves them on ``flush()``.
+
+    ``fresh_load`` makes an empty Load of the same kind; :meth:`flush_isolating` needs it
+    to rebuild the halves of a rejected batch (``for_context`` supplies one). The mapper
+    may then be called again for an item it already mapped, and must return the entity
+    again rather than skip it.
+    """
 
     def __init__(
         self,
@@ -62,12 +81,16 @@ class LoadSink(Generic[ItemT]):
         *,
         name: str | None = None,
         retrier: Retrier | None = None,
+        fresh_load: Callable[[], LoadLike] | None = None,
     ) -> None:
         self.load = load
         self.mapper: Callable[[ItemT, Any], Any] = mapper
         self._name = name or type(load).__name__
         self.retrier = retrier
-        self._pending: list[tuple[str, Any]] = []  # (source key, entity)
+        self.fresh_load = fresh_load
+        self._pending: list[tuple[ItemT, Any]] = []  # (source item, entity)
+        #: save_all() calls spent finding rejected rows (for summaries and tests)
+        self.isolation_saves = 0
         self._skipped = 0
         self.written = 0
 
@@ -84,10 +107,12 @@ class LoadSink(Generic[ItemT]):
         """The usual wiring: saves retried under the shared policy, retries logged.
 
         Load saves are upserts (by the entity's natural key), so sending a batch again
-        after a transient failure cannot duplicate rows.
+        after a transient failure cannot duplicate rows. Fresh Loads for isolating
+        rejected rows are built the framework's way, ``type(load)(context)``.
         """
         retrier = nuntiq_retrier(context, policy)
-        return cls(load, mapper, name=name, retrier=retrier)
+        load_type = cast(Callable[[ContextLike], LoadLike], type(load))
+        return cls(load, mapper, name=name, retrier=retrier, fresh_load=lambda: load_type(context))
 
     @property
     def name(self) -> str:
@@ -108,21 +133,19 @@ class LoadSink(Generic[ItemT]):
             raise
         except Exception as exc:
             raise MappingError(
-                f"{self._name}: cannot map source record {item.key!r}: {type(exc).__name__}: {exc}"
+                f"{self._name}: cannot map source record {item.key!r}: {type(exc).__name__}: {exc}",
+                key=item.key,
             ) from exc
         if entity is None:
             self._skipped += 1
             return
-        self._pending.append((item.key, entity))
+        self._pending.append((item, entity))
 
     def flush(self) -> int:
         if not self._pending:
             return 0
         try:
-            if self.retrier is not None:
-                self.retrier.call(self.load.save_all, step=f"save:{self._name}")
-            else:
-                self.load.save_all()
+            self._save(self.load)
         except Exception as exc:
             field_errors = getattr(exc, "field_errors", None)
             if isinstance(field_errors, Mapping):
@@ -133,8 +156,76 @@ class LoadSink(Generic[ItemT]):
         self.written += count
         return count
 
+    def flush_isolating(self) -> IsolatedFlush:
+        """Save what is pending; if the batch is rejected, save all but the rejected rows."""
+        if not self._pending:
+            return IsolatedFlush(0, [])
+        items = [item for item, _ in self._pending]
+        try:
+            self._save(self.load)
+        except Exception as exc:
+            reason = _rejection(exc)
+            if reason is None:
+                raise
+            if self.fresh_load is None:
+                raise SinkError(
+                    f"{self._name}: batch rejected and no fresh_load to isolate the rejected rows: {reason}"
+                ) from exc
+            self.load = self.fresh_load()  # the old Load keeps the rejected entities dirty
+            written, rejected = self._bisect(items, reason)
+        else:
+            written, rejected = len(items), []
+        self._pending.clear()
+        self.written += written
+        return IsolatedFlush(written, rejected)
+
     def close(self) -> None:
         self._pending.clear()
+
+    def _save(self, load: LoadLike) -> None:
+        if self.retrier is not None:
+            self.retrier.call(load.save_all, step=f"save:{self._name}")
+        else:
+            load.save_all()
+
+    def _bisect(self, items: list[ItemT], reason: str) -> tuple[int, list[Rejection]]:
+        """``items`` were rejected together (for ``reason``): save the good ones, name the bad."""
+        if len(items) == 1:
+            return 0, [Rejection(items[0].key, f"{self._name}: rejected: {reason}", items[0].cursor)]
+        middle = len(items) // 2
+        written = 0
+        rejected: list[Rejection] = []
+        for half in (items[:middle], items[middle:]):
+            assert self.fresh_load is not None
+            load = self.fresh_load()
+            unmappable = self._map_into(load, half)
+            rejected.extend(unmappable)
+            bad = {r.key for r in unmappable}
+            mapped = [item for item in half if item.key not in bad]
+            self.isolation_saves += 1
+            try:
+                self._save(load)
+            except Exception as exc:
+                why = _rejection(exc)
+                if why is None:
+                    raise
+                more_written, more_rejected = self._bisect(mapped, why)
+                written += more_written
+                rejected.extend(more_rejected)
+            else:
+                written += len(mapped)
+        return written, rejected
+
+    def _map_into(self, load: LoadLike, items: list[ItemT]) -> list[Rejection]:
+        refused = []
+        for item in items:
+            try:
+                self.mapper(item, load)
+            except Exception as exc:
+                refused.append(
+                    Rejection(item.key, f"{self._name}: cannot map: {type(exc).__name__}: {exc}", item.cursor)
+                )
+        return refused
 
     def _validation_error(self, exc: Exception, field_errors: Mapping[str, Any]) -> LoadValidationError:
         keys: list[str] = []
@@ -144,7 +235,7 @@ class LoadSink(Generic[ItemT]):
                 continue
             index = next((row[k] for k in ("index", "position", "row") if isinstance(row.get(k), int)), None)
             if index is not None and 0 <= index < len(self._pending):
-                key = self._pending[index][0]
+                key = self._pending[index][0].key
             else:
                 key = str(row.get("key", "?"))
             keys.append(key)
@@ -153,12 +244,12 @@ class LoadSink(Generic[ItemT]):
             detail.append(f"{key} ({names})")
         if not keys:
             # no per-row detail: name the entities that lack one of the failing fields
-            for key, entity in self._pending:
+            for item, entity in self._pending:
                 if any(getattr(entity, f, None) in (None, "") for f in field_errors):
-                    keys.append(key)
+                    keys.append(item.key)
             detail = keys[:]
         if not keys:
-            keys = [key for key, _ in self._pending]
+            keys = [item.key for item, _ in self._pending]
             detail = keys[:]
         shown = ", ".join(detail[:_SHOW_KEYS]) + (
             f" and {len(detail) - _SHOW_KEYS} more" if len(detail) > _SHOW_KEYS else ""
@@ -169,3 +260,19 @@ class LoadSink(Generic[ItemT]):
             f"Failing source records: {shown}. Fields: {fields_text}"
         )
         return LoadValidationError(message, keys=keys, field_errors=field_errors)
+
+
+def _rejection(exc: Exception) -> str | None:
+    """Why the target rejected a batch, or ``None`` when ``exc`` is not a rejection.
+
+    A rejection is the Load's ``ValidationError`` (it carries ``field_errors``) or a
+    save Nuntiq answered as ``invalid``; anything else (unreachable, auth, retries
+    exhausted) is a fault of the run, not of rows, and is re-raised.
+    """
+    field_errors = getattr(exc, "field_errors", None)
+    if isinstance(field_errors, Mapping):
+        fields = "; ".join(f"{f}: {m}" for f, m in sorted(field_errors.items()))
+        return f"fields {fields}"[:_REASON_CHARS]
+    if isinstance(exc, AdapterError) and exc.kind is FailureClass.INVALID:
+        return str(exc)[:_REASON_CHARS]
+    return None

@@ -222,6 +222,14 @@ class GenerateRequest(BaseModel):
         return counts
 
 
+class PoisonRequest(BaseModel):
+    """Make downloads of a billing batch's files fail with ``status`` until cleared."""
+
+    batch: str
+    files: str = Field("first", pattern="^(first|all)$")
+    status: int = Field(422, ge=400, le=499)
+
+
 class MutateRequest(BaseModel):
     collection: str = "listings"
     fraction: float = Field(0.0, ge=0, le=1)
@@ -242,6 +250,8 @@ def create_app(
     app.state.faults = state
     store = ConnectData(seed, counts)
     app.state.connect = store
+    #: (folder type, folder name, file id) -> status its download answers with
+    poisoned: dict[tuple[str, str, str], int] = {}
 
     def authorized(request: Request) -> JSONResponse | None:
         if request.headers.get("authorization") != api_key:
@@ -368,6 +378,10 @@ def create_app(
             return _error(404, f"File {'/'.join(tail)} not found.")
         if len(tail) == 1:
             return _json(stored.record)
+        refused = poisoned.get((folder[0], folder[1], tail[0]))
+        if refused is not None:
+            state.count("connect_poisoned_downloads")
+            return _error(refused, f"File {tail[0]} cannot be served: its content failed validation.")
         state.count("connect_downloads")
         return Response(
             stored.content,
@@ -398,6 +412,25 @@ def create_app(
                 updated += store.touch_random(body.collection, count, state.random)
             added = store.add(body.collection, body.add)
         return JSONResponse({"updated": updated, "added": added})
+
+    @app.put(f"{admin}/poison")
+    def admin_poison(body: PoisonRequest) -> JSONResponse:
+        """Bad-input and soak checks: a file whose download is always refused as a bad request."""
+        with store.lock:
+            entries = store.batch_files.get(body.batch)
+            if not entries:
+                return _error(404, f"batch {body.batch!r} has no files")
+            chosen = entries[:1] if body.files == "first" else entries
+            ids = [str(entry["id"]) for entry in chosen]
+            for file_id in ids:
+                poisoned[("streams_batches", body.batch, file_id)] = body.status
+        return JSONResponse({"poisoned": [f"{body.batch}/{i}" for i in ids]})
+
+    @app.delete(f"{admin}/poison")
+    def admin_unpoison() -> JSONResponse:
+        count = len(poisoned)
+        poisoned.clear()
+        return JSONResponse({"cleared": count})
 
     @app.put(f"{admin}/raw/{{collection}}")
     def admin_raw(collection: str, record: dict[str, Any]) -> JSONResponse:

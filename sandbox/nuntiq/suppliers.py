@@ -3,6 +3,11 @@
 A batch is one transaction: if any row is invalid the answer is 400 with
 ``field_errors`` naming ``items[i].field`` and nothing is written. More than 1000
 rows in one request is refused, as the real API does.
+
+Poison injection for the proof suites: ``PUT /_sandbox/nuntiq/poison/suppliers`` with
+``{"numbers": [...]}`` makes the server (not the client-side Load) reject any batch that
+holds one of those supplier numbers, the way real Nuntiq validation can reject a row the
+framework's Load accepted; ``DELETE`` clears it.
 """
 
 from __future__ import annotations
@@ -154,6 +159,10 @@ async def upsert_suppliers(request: Request, customer: str = Depends(current_cus
             ):
                 existing.add(number)
         errors = _validate(items, existing)
+        poisoned: set[str] = getattr(request.app.state, "poisoned_suppliers", set())
+        for i, item in enumerate(items):
+            if isinstance(item, dict) and item.get("supplier_number") in poisoned:
+                errors[f"items[{i}].supplier_number"] = "Rejected by server-side validation"
         if errors:
             summary = "; ".join(f"{k}: {v}" for k, v in list(errors.items())[:10])
             raise NuntiqError(400, f"validation failed, nothing was saved: {summary}", errors)
@@ -197,3 +206,19 @@ async def upsert_suppliers(request: Request, customer: str = Depends(current_cus
         store.bump(conn, customer, "suppliers_changed", created + updated)
         store.bump(conn, customer, "supplier_requests")
     return {"created": created, "updated": updated, "unchanged": unchanged, "count": len(items)}
+
+
+@router.put("/_sandbox/nuntiq/poison/suppliers")
+async def poison_suppliers(request: Request) -> dict[str, Any]:
+    body = await request.json()
+    numbers = body.get("numbers") if isinstance(body, dict) else None
+    if not isinstance(numbers, list) or not all(isinstance(n, str) for n in numbers):
+        raise NuntiqError(400, "expected {'numbers': [supplier numbers]}")
+    request.app.state.poisoned_suppliers = set(numbers)
+    return {"poisoned": sorted(numbers)}
+
+
+@router.delete("/_sandbox/nuntiq/poison/suppliers")
+def clear_poisoned_suppliers(request: Request) -> dict[str, Any]:
+    request.app.state.poisoned_suppliers = set()
+    return {"poisoned": []}

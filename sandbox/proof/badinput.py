@@ -6,11 +6,14 @@ to do), runs the affected connector and checks the outcome:
 ``error``    the run fails with an error text naming the problem (and the record or
              file), and no stored cursor of the connector moved;
 ``accepted`` the input is unusual but valid (e.g. a zone-less time): the run succeeds;
-``rejected`` the input is refused item by item, by name, and the rest is delivered.
+``rejected`` the input is refused item by item, by name, and the rest is delivered;
+``quarantined`` the bad item is kept in the connector's quarantine with a reason naming
+             the problem, the run succeeds and delivers the rest.
 
 Then the problem is taken away again and the connector reruns: it must succeed and its
 part of the ground truth (:mod:`sandbox.proof.truth`) must be exact, i.e. nothing was
-partially written that a rerun cannot repair.
+partially written that a rerun cannot repair; for ``quarantined`` cases the rerun must
+also have landed and released the quarantined items.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import httpx
 
 from sandbox.proof.changes import SourceChanger
 from sandbox.proof.env import CODAT_SMALL_COMPANY, CONNECTORS, ProofEnv
+from sandbox.proof.poison import cure_downloads, poison_download, quarantined
 from sandbox.proof.truth import compare
 
 
@@ -140,20 +144,53 @@ _DROP = object()
 
 
 def _plant_listing(listing_id: str, **changes: Any) -> Step:
+    return _plant_listings([listing_id], **changes)
+
+
+def _plant_listings(listing_ids: list[str], **changes: Any) -> Step:
     def plant(ctx: CaseContext) -> None:
         ctx.changer.connect()
-        record = _listing(ctx, listing_id, **changes)
-        _admin(ctx.env.connect.url, "PUT", "/_sandbox/connect/raw/listings", json=record)
+        for listing_id in listing_ids:
+            record = _listing(ctx, listing_id, **changes)
+            _admin(ctx.env.connect.url, "PUT", "/_sandbox/connect/raw/listings", json=record)
+        ctx.notes["quarantine_keys"] = list(listing_ids)
 
     return plant
 
 
 def _repair_listing(listing_id: str) -> Step:
+    return _repair_listings([listing_id])
+
+
+def _repair_listings(listing_ids: list[str]) -> Step:
     def remove(ctx: CaseContext) -> None:
-        record = _listing(ctx, listing_id, vendor=ctx.notes["good_vendor"])
-        _admin(ctx.env.connect.url, "PUT", "/_sandbox/connect/raw/listings", json=record)
+        for listing_id in listing_ids:
+            record = _listing(ctx, listing_id, vendor=ctx.notes["good_vendor"])
+            _admin(ctx.env.connect.url, "PUT", "/_sandbox/connect/raw/listings", json=record)
 
     return remove
+
+
+def _strict_quarantine(connector: str, step: Step, **limits: Any) -> Step:
+    """``step``, run with a quarantine threshold small enough for a few planted items to pass it."""
+
+    def plant(ctx: CaseContext) -> None:
+        step(ctx)
+        settings = copy.deepcopy(ctx.settings or ctx.env.settings[connector])
+        settings["config"]["quarantine"] = dict(limits)
+        ctx.settings = settings
+
+    return plant
+
+
+def _poison_download(ctx: CaseContext) -> None:
+    """A new billing batch whose first file Connect always refuses to serve (HTTP 422)."""
+    ctx.changer.connect()
+    ctx.notes["quarantine_keys"] = poison_download(ctx.env)
+
+
+def _cure_downloads(ctx: CaseContext) -> None:
+    cure_downloads(ctx.env)
 
 
 def _wrong_key(connector: str, secret_setting: str, value: str) -> Step:
@@ -275,6 +312,7 @@ CASES: list[Case] = [
         _plant_listing("LST-999-000-001", vendor=_DROP),
         _repair_listing("LST-999-000-001"),
         ("LST-999-000-001", "vendor"),
+        kind="quarantined",
     ),
     Case(
         "listing with vendor of wrong type",
@@ -282,6 +320,27 @@ CASES: list[Case] = [
         _plant_listing("LST-999-000-002", vendor=12345),
         _repair_listing("LST-999-000-002"),
         ("LST-999-000-002", "vendor"),
+        kind="quarantined",
+    ),
+    Case(
+        "supplier the Load rejects (vendor name of 300 characters)",
+        SUPPLIERS,
+        _plant_listing("LST-999-000-003", vendor={"id": "VA-999-000-003", "name": "N" * 300}),
+        _repair_listing("LST-999-000-003"),
+        ("LST-999-000-003", "supplier_name", "255"),
+        kind="quarantined",
+    ),
+    Case(
+        "more bad listings than the quarantine threshold (systematic fault)",
+        SUPPLIERS,
+        _strict_quarantine(
+            SUPPLIERS,
+            _plant_listings(["LST-999-000-011", "LST-999-000-012", "LST-999-000-013"], vendor=_DROP),
+            max_items=2,
+            max_ratio=0,
+        ),
+        _repair_listings(["LST-999-000-011", "LST-999-000-012", "LST-999-000-013"]),
+        ("3 items refused", "limit of 2", "systematic", "LST-999-000-011"),
     ),
     Case(
         "invalid since_override",
@@ -302,6 +361,14 @@ CASES: list[Case] = [
         _faults("connect", r"/billing/batches$", malformed_rate=1.0),
         _clear_faults,
         ("billing", "json"),
+    ),
+    Case(
+        "billing file whose download is always refused (422)",
+        BILLING,
+        _poison_download,
+        _cure_downloads,
+        ("422",),
+        kind="quarantined",
     ),
     Case(
         "malformed JSON list (Codat files)",
@@ -423,6 +490,15 @@ def run_case(env: ProofEnv, case: Case, changer: SourceChanger) -> CaseResult:
         passed = not record.ok and wanted
         outcome = "failed as expected" if passed else ("succeeded" if record.ok else "failed, unclear error")
         unchanged: bool | None = before == after
+    elif case.kind == "quarantined":
+        kept = quarantined(env, case.connector)
+        keys = ctx.notes.get("quarantine_keys") or []
+        reasons = " | ".join(f"{k}: {kept[k]}" for k in keys if k in kept)
+        named = bool(keys) and all(k in kept for k in keys)
+        passed = record.ok and named and all(f.lower() in f"{reasons}".lower() for f in case.expect)
+        outcome = "quarantined by name, rest delivered" if passed else "not quarantined as expected"
+        error = reasons or error
+        unchanged = None
     elif case.kind == "rejected":
         passed = record.ok and all(f.lower() in result_text.lower() for f in case.expect)
         outcome = "rejected by name, rest delivered" if passed else "not rejected by name"
@@ -434,8 +510,11 @@ def run_case(env: ProofEnv, case: Case, changer: SourceChanger) -> CaseResult:
         unchanged = None
     rerun = env.run(case.connector, label=f"{case.name} (rerun)")
     truth = compare(env, [case.connector])
-    repaired = rerun.ok and truth.clean
+    still_kept = sorted(set(ctx.notes.get("quarantine_keys") or []) & set(quarantined(env, case.connector)))
+    repaired = rerun.ok and truth.clean and not still_kept
     detail = "" if repaired else (rerun.report.error or "; ".join(str(f) for f in truth.findings[:3]))
+    if still_kept and not detail:
+        detail = f"still quarantined after the fix: {', '.join(still_kept)}"
     return CaseResult(
         case.name,
         case.connector,

@@ -7,6 +7,13 @@ its retries fails through ``delta_run`` and is simply retried by the next round;
 are counted, not hidden. After the last round the faults are switched off and every
 connector runs once more (the schedule's next tick, which also picks up the last
 round's changes); then Nuntiq and Codat are compared with the ground truth.
+
+Poison: after the first round a record the connectors must refuse is planted in each
+Connect stream (a listing without a vendor, a billing file whose download is always
+refused); the next rounds must quarantine it and deliver everything else. Before the
+last round the poison is cured, and by the end every poisoned item must have landed
+and been released. Codat pull poison (a refused archive member) is left to the Codat
+suite until its source yields refusals.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from typing import TextIO
 
 from sandbox.proof.changes import SourceChanger
 from sandbox.proof.env import CONNECTORS, SMALL, SOAK_FAULTS, ProofEnv, RunRecord, Sizes
+from sandbox.proof.poison import cure_downloads, cure_listing, poison_download, poison_listing, quarantined
 from sandbox.proof.truth import TruthReport, compare
 from sandbox.runner import REPO_ROOT
 
@@ -34,6 +42,15 @@ class SoakResult:
     counters: dict[str, int]
     codat_uploads: int = 0
     failures: list[str] = field(default_factory=list)
+    #: connector -> poisoned keys planted, quarantined before the cure, still held at the end
+    poison_planted: dict[str, list[str]] = field(default_factory=dict)
+    poison_quarantined: dict[str, list[str]] = field(default_factory=dict)
+    poison_still_held: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def poison_lost(self) -> int:
+        """Poisoned items still quarantined after they were cured (must be 0)."""
+        return sum(len(keys) for keys in self.poison_still_held.values())
 
     @property
     def failed_runs(self) -> int:
@@ -58,7 +75,10 @@ class SoakResult:
     @property
     def ok(self) -> bool:
         return (
-            self.truth.mismatches == 0 and self.truth.duplicates == 0 and self.truth.cursor_regressions == 0
+            self.truth.mismatches == 0
+            and self.truth.duplicates == 0
+            and self.truth.cursor_regressions == 0
+            and self.poison_lost == 0
         )
 
     def lines(self) -> list[str]:
@@ -85,6 +105,16 @@ class SoakResult:
             f"mismatches            : {self.truth.mismatches}",
             f"duplicates            : {self.truth.duplicates}",
             f"cursor regressions    : {self.truth.cursor_regressions}",
+            "poison                : "
+            + (
+                "; ".join(
+                    f"{c}: planted {len(k)}, quarantined {len(self.poison_quarantined.get(c, []))}, "
+                    f"held after the cure {len(self.poison_still_held.get(c, []))}"
+                    for c, k in self.poison_planted.items()
+                )
+                or "none planted"
+            ),
+            f"poison held after cure: {self.poison_lost}",
         ]
         out += [f"  {finding}" for finding in self.truth.findings[:40]]
         causes = failure_causes(self.runs)
@@ -132,6 +162,9 @@ def run_soak(
     settle: list[RunRecord] = []
     failures: list[str] = []
     env.reset_stats()
+    planted: dict[str, list[str]] = {}
+    kept: dict[str, list[str]] = {}
+    cure_after = max(1, rounds - 1)  # the last round and the settle runs see the cured data
     for number in range(1, rounds + 1):
         env.set_faults(plan, seed=seed * 1000 + number)
         for connector in CONNECTORS:
@@ -143,12 +176,19 @@ def run_soak(
             states = " ".join("ok" if r.ok else "FAIL" for r in records[-len(CONNECTORS) :])
             print(f"round {number:>3}/{rounds}: {states}", file=out, flush=True)
         env.clear_faults()  # admin changes never see faults; the next round sets them again
+        if number == cure_after and planted:
+            kept = _cure(env, planted)
         changer.round()
+        if number == 1:
+            planted = _plant(env, seed)
+    if planted and not kept:
+        kept = _cure(env, planted)
     env.clear_faults()
     stats = env.stats()
     for connector in CONNECTORS:
         settle.append(env.run_until_ok(connector))
     truth = compare(env)
+    still = {c: sorted(set(keys) & set(quarantined(env, c))) for c, keys in planted.items()}
     uploads = len(_uploads(env))
     return SoakResult(
         rounds=rounds,
@@ -160,7 +200,33 @@ def run_soak(
         counters=env.counters(),
         codat_uploads=uploads,
         failures=failures,
+        poison_planted=planted,
+        poison_quarantined=kept,
+        poison_still_held=still,
     )
+
+
+SUPPLIERS = "connect_pull_suppliers"
+BILLING = "connect_pull_billing_documents"
+
+
+def _plant(env: ProofEnv, seed: int) -> dict[str, list[str]]:
+    """One poisoned item per Connect stream, planted between rounds."""
+    planted: dict[str, list[str]] = {}
+    if SUPPLIERS in CONNECTORS:
+        planted[SUPPLIERS] = [poison_listing(env, f"LST-666-{seed % 1000:03d}-001")]
+    if BILLING in CONNECTORS:
+        planted[BILLING] = poison_download(env)
+    return planted
+
+
+def _cure(env: ProofEnv, planted: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Note which poisoned items the connectors quarantined, then fix them at the source."""
+    kept = {c: sorted(set(keys) & set(quarantined(env, c))) for c, keys in planted.items()}
+    for key in planted.get(SUPPLIERS, []):
+        cure_listing(env, key)
+    cure_downloads(env)
+    return kept
 
 
 def _uploads(env: ProofEnv) -> list[dict[str, object]]:

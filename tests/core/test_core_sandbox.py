@@ -61,11 +61,13 @@ def supplier(n: int, minute: int, **extra: Any) -> dict[str, Any]:
     return row
 
 
-def run_connector(server: RunningServer, path: Path, **params: Any) -> dict[str, Any]:
+def run_connector(
+    server: RunningServer, path: Path, config: dict[str, Any] | None = None, **params: Any
+) -> dict[str, Any]:
     context = context_for(
         server,
         params={"lookback_days": 36_500, **params},
-        config={"connector_name": "sample", "suppliers_file": str(path)},
+        config={"connector_name": "sample", "suppliers_file": str(path), **(config or {})},
     )
     result: dict[str, Any] = sample_pull_suppliers.run(context)
     return result
@@ -93,7 +95,7 @@ def test_sample_connector_validation_failure_names_record_and_keeps_cursor(
     run_connector(nuntiq, path)
     path = suppliers_file(tmp_path, [supplier(1, 1), supplier(2, 2, name=None), supplier(3, 3)])
     with pytest.raises(LoadValidationError) as caught:
-        run_connector(nuntiq, path)
+        run_connector(nuntiq, path, config={"quarantine": False})  # fail fast
     assert caught.value.keys == ["SUP-2"] and "supplier_name" in str(caught.value)
     state = get_delta_state(context_for(nuntiq).api, "sample", "suppliers")
     assert state is not None and parse_timestamp(state["cursor"]) == at(1)

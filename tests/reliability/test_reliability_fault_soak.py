@@ -1,4 +1,4 @@
-"""A short soak: four scheduled rounds with ~10% failed requests on every service."""
+"""A short soak: four scheduled rounds with ~10% failed requests on every service and poisoned records."""
 
 from __future__ import annotations
 
@@ -18,3 +18,10 @@ def test_short_soak_has_no_mismatch_duplicate_or_cursor_regression(proof_env: Pr
     assert result.truth.duplicates == 0, result.truth.findings
     assert result.truth.cursor_regressions == 0, result.truth.findings
     assert result.truth.checked["billing files"] > 0 and result.truth.checked["pushed to codat"] > 0
+    # one poisoned item per Connect stream: quarantined while bad, landed and released once cured
+    assert {c: len(k) for c, k in result.poison_planted.items()} == {
+        "connect_pull_suppliers": 1,
+        "connect_pull_billing_documents": 1,
+    }
+    assert result.poison_quarantined == result.poison_planted, result.poison_quarantined
+    assert result.poison_lost == 0, result.poison_still_held

@@ -208,7 +208,8 @@ class RestSource:
                 raise RestPageError(
                     f"{self.name}: paging made no progress: the next request repeats "
                     f"{self._describe(request)}; with keyset paging and no key parameter, more "
-                    "records share one cursor value than a page holds (raise the page size, or declare the API's key parameter)"
+                    "records share one cursor value than a page holds (raise the page size, "
+                    "or declare the API's key parameter)"
                 )
             done = paginator.says_done(page)
             if not page.items:

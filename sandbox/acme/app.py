@@ -18,6 +18,7 @@ updates while paging); ``rate_per_second`` adds Acme's own "too fast" 429s.
 from __future__ import annotations
 
 import base64
+import copy
 import threading
 import time
 from datetime import UTC, datetime
@@ -139,11 +140,11 @@ def create_app(
                 if paging == "keyset":
                     since, after = window(params, "updated_since"), params.get("after_number")
                     data = store.keyset(since, after, size_of(params.get("limit")))
-                    body: dict[str, Any] = {"data": data}
+                    body: dict[str, Any] = copy.deepcopy({"data": data})
                     store.after_list_request(data)
                 else:
                     listing = store.listing(window(params, "updated_after"))
-                    body = page_of(listing, params, headers, str(request.base_url).rstrip("/"))
+                    body = copy.deepcopy(page_of(listing, params, headers, str(request.base_url).rstrip("/")))
                     store.after_list_request(listing)
                 mutate_randomly()
         except ValueError as exc:

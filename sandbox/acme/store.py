@@ -67,9 +67,9 @@ class Quirks(BaseModel):
 
     total_offset: int = Field(0, description="added to the reported total (offset style)")
     empty_pages: list[int] = Field(default_factory=list, description="page numbers answered empty")
-    move_after_requests: list[int] = Field(
-        default_factory=list,
-        description="after the n-th listing request, the first record of the listing is updated",
+    moves: dict[int, list[int]] = Field(
+        default_factory=dict,
+        description="after the n-th listing request, update the records at these listing positions (-1: last)",
     )
     wrong_next_page: bool = Field(False, description="next_page null on every page (page style)")
 
@@ -144,7 +144,8 @@ class AcmeStore:
         return touched
 
     def after_list_request(self, listing: list[dict[str, Any]]) -> None:
-        """Count the request; move the listing's first record if a quirk says so now."""
+        """Count the request; update the records a quirk names for this request (their time: now)."""
         self.list_requests += 1
-        if self.list_requests in self.quirks.move_after_requests and listing:
-            self.touch([listing[0]["number"]], rename=" (moved)")
+        positions = self.quirks.moves.get(self.list_requests, [])
+        numbers = [listing[p]["number"] for p in positions if -len(listing) <= p < len(listing)]
+        self.touch(numbers, rename=" (moved)")

@@ -69,7 +69,7 @@ class Quirks(BaseModel):
     empty_pages: list[int] = Field(default_factory=list, description="page numbers answered empty")
     moves: dict[int, list[int]] = Field(
         default_factory=dict,
-        description="after the n-th listing request, update the records at these listing positions (-1: last)",
+        description="after the n-th listing request, update the records at these positions (-1: last)",
     )
     wrong_next_page: bool = Field(False, description="next_page null on every page (page style)")
 

@@ -63,10 +63,12 @@ def set_quirks(server: RunningServer, **quirks: Any) -> None:
 
 def touch(server: RunningServer, *numbers: str, first: int = 0, rename: str = "") -> list[dict[str, Any]]:
     with server.admin() as admin:
-        response = admin.post("/_sandbox/acme/touch", json={"numbers": list(numbers), "first": first, "rename": rename})
+        body = {"numbers": list(numbers), "first": first, "rename": rename}
+        response = admin.post("/_sandbox/acme/touch", json=body)
         result: list[dict[str, Any]] = response.raise_for_status().json()
         return result
 
 
 def acme_get(server: RunningServer, **params: Any) -> httpx.Response:
-    return httpx.get(f"{server.url}/suppliers", params=params, headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"})
+    headers = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+    return httpx.get(f"{server.url}/suppliers", params=params, headers=headers)

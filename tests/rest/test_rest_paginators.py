@@ -122,8 +122,8 @@ def test_a_change_seen_mid_pass_cannot_carry_the_watermark_past_a_change_missed(
     set_quirks(server, moves={1: [0], 2: [-1]})
     items, _ = read(server, "page")
     truth = {r["number"]: r for r in ground_truth(server)["suppliers"]}
-    moved = sorted((r for r in truth.values() if r["name"].endswith("(moved)")), key=lambda r: r["updated_at"])
-    missed, seen = moved
+    moved = [r for r in truth.values() if r["name"].endswith("(moved)")]
+    missed, seen = sorted(moved, key=lambda r: r["updated_at"])
     delivered = {i.key: i for i in items}
     assert delivered[seen["number"]].payload["name"] == seen["name"]
     assert delivered[missed["number"]].payload["name"] != missed["name"]

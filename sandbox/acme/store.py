@@ -40,6 +40,15 @@ def parse_stamp(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
+def moment_of(record: dict[str, Any]) -> datetime:
+    """A record's update time; an unreadable one sorts first and passes every filter, so a
+    client meets the bad record instead of the server failing the whole listing."""
+    try:
+        return parse_stamp(str(record.get("updated_at")))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+
+
 def generate(count: int, seed: int) -> dict[str, dict[str, Any]]:
     """``count`` suppliers; about a fifth share their update time with another (bulk edits)."""
     rng = random.Random(seed)
@@ -107,26 +116,27 @@ class AcmeStore:
 
     def _sort_key(self, record: dict[str, Any]) -> tuple[Any, ...]:
         if self.ordered:
-            return (parse_stamp(record["updated_at"]), record["number"])
+            return (moment_of(record), record["number"])
         return (hashlib.sha256(record["number"].encode()).hexdigest(),)
 
     def listing(self, updated_after: datetime | None) -> list[dict[str, Any]]:
         rows = list(self.suppliers.values())
         if updated_after is not None:
+            floor = datetime.min.replace(tzinfo=UTC)
             if self.inclusive:
-                rows = [r for r in rows if parse_stamp(r["updated_at"]) >= updated_after]
+                rows = [r for r in rows if moment_of(r) >= updated_after or moment_of(r) == floor]
             else:
-                rows = [r for r in rows if parse_stamp(r["updated_at"]) > updated_after]
+                rows = [r for r in rows if moment_of(r) > updated_after or moment_of(r) == floor]
         return sorted(rows, key=self._sort_key)
 
     def keyset(self, since: datetime | None, after: str | None, size: int) -> list[dict[str, Any]]:
         """Ordered by (updated_at, number): after (since, after) when ``after`` is given, else from since."""
-        rows = sorted(self.suppliers.values(), key=lambda r: (parse_stamp(r["updated_at"]), r["number"]))
+        rows = sorted(self.suppliers.values(), key=lambda r: (moment_of(r), r["number"]))
         if since is not None and after is not None:
-            rows = [r for r in rows if (parse_stamp(r["updated_at"]), r["number"]) > (since, after)]
+            rows = [r for r in rows if (moment_of(r), r["number"]) > (since, after)]
         elif since is not None:
             keep = (lambda t: t >= since) if self.inclusive else (lambda t: t > since)
-            rows = [r for r in rows if keep(parse_stamp(r["updated_at"]))]
+            rows = [r for r in rows if keep(moment_of(r))]
         return rows[:size]
 
     def touch(

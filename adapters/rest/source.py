@@ -125,7 +125,9 @@ class RestSource:
     def _keyset(self, since: datetime | None) -> Iterator[RecordItem]:
         tie_cursor: datetime | None = None
         tie_keys: set[str] = set()
-        for page in self._pages(since):
+        fresh = [0]  # records delivered from the page last read (read back by the page loop)
+        for page in self._pages(since, brought_nothing=lambda: fresh[0] == 0):
+            fresh[0] = 0
             previous: datetime | None = None
             for item in page.items:
                 assert item.cursor is not None  # keyset streams require a cursor field
@@ -145,6 +147,7 @@ class RestSource:
                 if tie_cursor is None or item.cursor > tie_cursor:
                     tie_cursor, tie_keys = item.cursor, set()
                 tie_keys.add(item.key)
+                fresh[0] += 1
                 yield item
 
     def _passes(self, since: datetime | None) -> Iterator[RecordItem]:
@@ -186,7 +189,11 @@ class RestSource:
             "the run stops with the cursor unchanged and the next run reads the window again"
         )
 
-    def _pages(self, since: datetime | None) -> Iterator[Page]:
+    def _pages(
+        self, since: datetime | None, brought_nothing: Callable[[], bool] = lambda: False
+    ) -> Iterator[Page]:
+        """Pages of one pass; ``brought_nothing`` tells whether the page just read held only
+        records already delivered (keyset re-reads its bound, so that can be the end)."""
         paginator = self.stream.paginator
         request = paginator.first(since)
         previous_keys: list[str] | None = None
@@ -195,15 +202,17 @@ class RestSource:
             page = self._fetch(request, since)
             yield page
             keys = [item.key for item in page.items]
-            if keys and keys == previous_keys:
+            following = paginator.following(page)
+            if following is None:
+                return
+            if paginator.walks_cursor and following == request and brought_nothing():
+                return  # the bound cannot move and nothing new is at it: the end
+            if keys and keys == previous_keys and not paginator.walks_cursor:
                 raise RestPageError(
                     f"{self.name}: page {self._describe(request)} holds the same records as the one "
                     "before it; the API seems to ignore the paging parameters"
                 )
             previous_keys = keys
-            following = paginator.following(page)
-            if following is None:
-                return
             if following == request:
                 raise RestPageError(
                     f"{self.name}: paging made no progress: the next request repeats "

@@ -76,15 +76,16 @@ class _RateLimiter:
         self.window_start = time.monotonic()
         self.used = 0
 
-    def allow(self) -> bool:
+    def wait_needed(self) -> float:
+        """0 when the request may pass, else the seconds until the window reopens."""
         if not self.rate:
-            return True
+            return 0.0
         with self.lock:
             now = time.monotonic()
             if now - self.window_start >= 1.0:
                 self.window_start, self.used = now, 0
             self.used += 1
-            return self.used <= self.rate
+            return 0.0 if self.used <= self.rate else max(0.01, 1.0 - (now - self.window_start))
 
 
 def create_app(
@@ -130,9 +131,10 @@ def create_app(
         if request.headers.get("authorization") != f"Bearer {token}":
             state.count("acme_auth_rejected")
             return _error(401)
-        if not limiter.allow():
+        wait = limiter.wait_needed()
+        if wait:
             state.count("acme_rate_limited")
-            return _error(429, "slow down", **{"Retry-After": "1"})
+            return _error(429, "slow down", **{"Retry-After": f"{wait:.2f}"})
         params = request.query_params
         headers: dict[str, str] = {}
         try:

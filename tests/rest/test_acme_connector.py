@@ -178,3 +178,15 @@ def test_config_retry_reaches_every_retrier_the_connector_builds(
     run(nuntiq, acme, "acme_policy", retry=wanted)
     assert {source for source, _ in built} >= {"suppliers", "nuntiq"}
     assert all(policy == RetryPolicy(**wanted) for _, policy in built), built
+
+
+def test_going_too_fast_is_waited_out_as_acme_asks(nuntiq: RunningServer, acme_factory: Any) -> None:
+    """Acme's own 429s (five list requests a second), each with the Retry-After it computes."""
+    acme = acme_factory(count=90, rate_per_second=5)
+    retry = {"initial_wait": 0.001, "max_wait": 2, "max_total": 20, "max_attempts": 8}
+    result, context = run(nuntiq, acme, "acme_fast", page_size=10, retry=retry)
+    assert acme.stats().get("acme_rate_limited", 0) > 0
+    assert result["written"]["suppliers"] == 90
+    details = [r["detail"] for r in context.logger.records if r["level"] == "warn" and r["detail"]]
+    waits = [d for d in details if d.get("status") == 429]
+    assert waits and all(w["wait"] >= w["retry_after"] for w in waits)

@@ -8,11 +8,13 @@ update-time ordering: nothing may be lost.
 
 from __future__ import annotations
 
-from datetime import datetime
+import dataclasses
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from adapters.failures import FailureClass
 from adapters.protocol import Ordering
 from adapters.rest import (
     BearerToken,
@@ -24,9 +26,10 @@ from adapters.rest import (
     PageNumber,
     RestSource,
     RestStream,
+    UnstableListing,
 )
 from adapters.rest.paging import Paginator
-from sandbox.acme.store import parse_stamp
+from sandbox.acme.store import parse_stamp, stamp
 from tests.rest.conftest import FAST_RETRY, KitContext, ground_truth, set_quirks
 
 PAGINATORS: dict[str, Paginator] = {
@@ -131,3 +134,29 @@ def test_a_change_seen_mid_pass_cannot_carry_the_watermark_past_a_change_missed(
     assert watermark <= parse_stamp(missed["updated_at"]) < parse_stamp(seen["updated_at"])
     again, _ = read(server, "page", watermark)
     assert missed["number"] in {i.key for i in again}
+
+
+def test_a_listing_that_keeps_shifting_fails_the_run_instead_of_guessing(acme_factory: Any) -> None:
+    server = acme_factory(paging="page", ordered=True, count=120)
+    set_quirks(server, moves={n: [0] for n in range(1, 40)})
+    context = KitContext(config={"retry": FAST_RETRY})
+    stream = dataclasses.replace(suppliers("page"), max_passes=2)
+    source = RestSource.from_context(context, stream, base_url=server.url)
+    with source, pytest.raises(UnstableListing, match="shifted during each of 2 passes") as caught:
+        list(source.fetch_since(None))
+    assert caught.value.failure().kind is FailureClass.TRANSIENT
+    assert source.passes_read == 2
+
+
+def test_a_record_stamped_in_the_future_cannot_push_the_watermark_past_server_time(acme_factory: Any) -> None:
+    """A writer whose clock runs an hour ahead: the record arrives, the watermark stays at the
+    server's time, so records written meanwhile with correct stamps are still read next run."""
+    server = acme_factory(paging="page", ordered=False, count=30)
+    in_an_hour = stamp(datetime.now(UTC) + timedelta(hours=1))
+    ahead = {"number": "ACME-FUTURE", "name": "Ahead", "updated_at": in_an_hour}
+    with server.admin() as admin:
+        admin.post("/_sandbox/acme/add", json={"records": [ahead]}).raise_for_status()
+    items, _ = read(server, "page")
+    future = next(i for i in items if i.key == "ACME-FUTURE")
+    assert future.cursor is not None and future.cursor <= datetime.now(UTC)
+    assert future.payload["updated_at"] == ahead["updated_at"]

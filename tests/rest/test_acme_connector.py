@@ -16,7 +16,7 @@ import pytest
 from adapters.failures import AdapterError, FailureClass
 from adapters.retry import Retrier, RetryPolicy
 from connectors import acme_pull_suppliers
-from lib.delta import get_delta_state
+from lib.delta import get_delta_state, list_delta_runs
 from sandbox.acme.app import DEFAULT_TOKEN
 from sandbox.server import RunningServer, serve_in_thread
 from sandbox.testing import nuntiq_context, write_counters
@@ -190,3 +190,26 @@ def test_going_too_fast_is_waited_out_as_acme_asks(nuntiq: RunningServer, acme_f
     details = [r["detail"] for r in context.logger.records if r["level"] == "warn" and r["detail"]]
     waits = [d for d in details if d.get("status") == 429]
     assert waits and all(w["wait"] >= w["retry_after"] for w in waits)
+
+
+def test_the_token_reaches_no_log_line_exception_or_delta_metadata(
+    nuntiq: RunningServer, acme_factory: Any
+) -> None:
+    token = "acme-secret-" + "7f3a9c21d4"
+    faults = {"error_rate": 0.3, "statuses": [401, 429, 502, 503], "retry_after": 0, "seed": 3}
+    acme = acme_factory(token=token, count=60, plan=faults)
+    log = io.StringIO()
+    texts: list[str] = []
+    for _ in range(4):
+        config = settings(acme, "acme_secrets")
+        config["secrets"] = {"acme_token": token}
+        context = nuntiq_context(nuntiq, settings=config, params={"lookback_days": 3650}, log_stream=log)
+        try:
+            texts.append(repr(acme_pull_suppliers.run(context)))
+        except Exception as exc:  # the 401s fail some runs: their text is scanned too
+            texts.append(f"{exc!r} {exc.__cause__!r}")
+    runs = list_delta_runs(context.api, "acme_secrets", "suppliers", limit=20)
+    texts += [log.getvalue(), repr(runs), repr(get_delta_state(context.api, "acme_secrets", "suppliers"))]
+    assert any("401" in t or "auth" in t for t in texts), "an auth failure was met"
+    for text in texts:
+        assert token not in text

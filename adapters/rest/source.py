@@ -18,7 +18,8 @@ changes while it is read, so such a listing is read in *passes*:
   run reads them.
 
 Keyset streams need neither: a record that moves lands later in the order and is read
-when the loop gets there.
+when the loop gets there. The price of passes is memory: one key (and cursor) per record
+read in the run, which for a delta run is small.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import ClassVar
 
 
 class FailureClass(StrEnum):
@@ -44,6 +45,39 @@ class Failure:
 
 
 Classifier = Callable[[BaseException], Failure | None]
+
+
+class ClassifiedError(Exception):
+    """Base of the project's own exceptions: each subclass states its failure class.
+
+    The class travels with the exception, so no integration's classifier has to know
+    the project's exceptions: classifiers built with :func:`with_own_errors` answer for
+    these first and see only foreign (SDK, transport) exceptions themselves.
+    """
+
+    failure_class: ClassVar[FailureClass] = FailureClass.INVALID
+    #: what to check, shown with the message (never a secret)
+    hint: ClassVar[str | None] = None
+
+    def failure(self) -> Failure:
+        return Failure(self.failure_class, str(self), hint=self.hint)
+
+
+def own_failure(exc: BaseException) -> Failure | None:
+    """The failure a :class:`ClassifiedError` carries; ``None`` for any other exception."""
+    return exc.failure() if isinstance(exc, ClassifiedError) else None
+
+
+def with_own_errors(foreign: Classifier) -> Classifier:
+    """A classifier that answers for the project's own exceptions, then asks ``foreign``."""
+
+    def classify(exc: BaseException) -> Failure | None:
+        own = own_failure(exc)
+        return own if own is not None else foreign(exc)
+
+    classify.__doc__ = foreign.__doc__
+    classify.__name__ = getattr(foreign, "__name__", "classify")
+    return classify
 
 
 class AdapterError(Exception):

@@ -31,6 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lib.context import read_settings
+from sandbox.acme import demo_hooks as acme_demo
 from sandbox.codat import demo_hooks as codat_demo
 from sandbox.connect import demo_hooks as connect_demo
 from sandbox.runner import (
@@ -124,6 +125,11 @@ DEMO_CONNECTORS: list[DemoConnector] = [
         settings="fixtures/settings/codat_push_documents.json",
         prepare=lambda env: codat_demo.seed_nuntiq_documents(env),
         between_runs=codat_demo.add_nuntiq_document,
+    ),
+    DemoConnector(
+        name="acme_pull_suppliers",
+        settings="fixtures/settings/acme_pull_suppliers.json",
+        between_runs=acme_demo.touch_suppliers,
     ),
 ]
 

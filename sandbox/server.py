@@ -26,6 +26,7 @@ SERVICES: dict[str, str] = {
     "nuntiq": "sandbox.nuntiq.app:create_app",
     "connect": "sandbox.connect.app:create_app",
     "codat": "sandbox.codat.app:create_app",
+    "acme": "sandbox.acme.app:create_app",
 }
 
 READY_PREFIX = "SANDBOX-LISTENING "

@@ -14,10 +14,14 @@ from typing import Any
 import httpx
 from codat_files.models import errors as sdk_errors
 
-from adapters.failures import Classifier, Failure, FailureClass, parse_retry_after
+from adapters.failures import Classifier, Failure, FailureClass, parse_retry_after, with_own_errors
+from adapters.http_status import DEFAULT_STATUS_TABLE
 
 AUTH_HINT = "check the Codat API key secret ({secret}) and that it may access this company"
 QUOTA_HINT = "this is a Codat account limit (plan, company count or expired account); retrying will not help"
+
+#: Codat answers 402 Payment Required for account limits (plan, company count, expiry)
+CODAT_STATUS_TABLE = DEFAULT_STATUS_TABLE.with_overrides({402: FailureClass.QUOTA})
 
 _SDK_ERRORS = (
     sdk_errors.Schema,
@@ -129,26 +133,27 @@ def make_classifier(api_key_secret: str = "codat_api_key") -> Classifier:
         path = httpx.URL(url).path if url else ""
         message = _describe(status or 0, body, path)
         retry_after = parse_retry_after(response.headers.get("Retry-After")) if response is not None else None
-        if status in (401, 403):
-            return Failure(FailureClass.AUTH, message, status, hint=AUTH_HINT.format(secret=api_key_secret))
-        if status == 402:
-            return Failure(
-                FailureClass.QUOTA, f"Codat account limit reached: {message}", status, hint=QUOTA_HINT
-            )
-        if status == 404:
-            return Failure(FailureClass.NOT_FOUND, f"{_target(url)} not found: {message}", status)
-        if status == 429:
-            return Failure(FailureClass.RATE_LIMITED, message, status, retry_after=retry_after)
-        if status is not None and (status >= 500 or status == 408):
-            return Failure(FailureClass.TRANSIENT, message, status, retry_after=retry_after)
-        if status is not None and 400 <= status < 500:
-            return Failure(FailureClass.INVALID, message, status)
         if status is None or status == 0:
             # SDKError("No response received") and similar: nothing came back.
             return Failure(FailureClass.TRANSIENT, f"Codat gave no usable response: {exc}")
-        return Failure(FailureClass.INVALID, f"unexpected Codat response: {message}", status)
+        kind = CODAT_STATUS_TABLE.lookup(status)
+        if kind is None:
+            return Failure(FailureClass.INVALID, f"unexpected Codat response: {message}", status)
+        if kind is FailureClass.QUOTA:
+            message = f"Codat account limit reached: {message}"
+        elif kind is FailureClass.NOT_FOUND:
+            message = f"{_target(url)} not found: {message}"
+        return CODAT_STATUS_TABLE.failure(
+            status,
+            message,
+            retry_after=retry_after,
+            hints={
+                FailureClass.AUTH: AUTH_HINT.format(secret=api_key_secret),
+                FailureClass.QUOTA: QUOTA_HINT,
+            },
+        )
 
-    return classify
+    return with_own_errors(classify)
 
 
 classify = make_classifier()

@@ -18,9 +18,10 @@ import urllib3
 from connect.client import ClientError
 
 from adapters.connect.settings import API_KEY_SECRET_SETTING
-from adapters.failures import Failure, FailureClass, parse_retry_after
+from adapters.failures import ClassifiedError, Failure, FailureClass, parse_retry_after, with_own_errors
+from adapters.http_status import DEFAULT_STATUS_TABLE
 
-__all__ = ["ConnectPageError", "classify_connect_error"]
+__all__ = ["CONNECT_STATUS_TABLE", "ConnectPageError", "classify_connect_error"]
 
 AUTH_HINT = (
     f"check the Connect API key: the secret named by config {API_KEY_SECRET_SETTING!r} "
@@ -38,8 +39,10 @@ def _tried(exc: BaseException | None) -> str:
     return f" at {parts.scheme}://{parts.netloc} (config connect_endpoint)"
 
 
-class ConnectPageError(Exception):
+class ConnectPageError(ClassifiedError):
     """A page that contradicts its own ``Content-Range`` or the request (never retried)."""
+
+    failure_class = FailureClass.INVALID
 
 
 def _response_of(exc: BaseException) -> requests.Response | None:
@@ -63,23 +66,19 @@ def _body_message(error_code: Any, errors: Any) -> str:
     return " - ".join(parts)
 
 
+#: Connect answers 425 Too Early while a just-created object is not yet readable
+CONNECT_STATUS_TABLE = DEFAULT_STATUS_TABLE.with_overrides({425: FailureClass.TRANSIENT})
+
+
 def _from_status(status: int, detail: str, retry_after: float | None) -> Failure:
     text = f"HTTP {status}" + (f": {detail}" if detail else "")
-    if status == 429:
-        return Failure(FailureClass.RATE_LIMITED, text, status, retry_after)
-    if status in (401, 403):
-        return Failure(FailureClass.AUTH, text, status, hint=AUTH_HINT)
-    if status == 404:
-        return Failure(FailureClass.NOT_FOUND, text, status)
-    if status in (408, 425) or status >= 500:
-        return Failure(FailureClass.TRANSIENT, text, status, retry_after)
-    return Failure(FailureClass.INVALID, text, status)
+    return CONNECT_STATUS_TABLE.failure(
+        status, text, retry_after=retry_after, hints={FailureClass.AUTH: AUTH_HINT}
+    )
 
 
-def classify_connect_error(exc: BaseException) -> Failure | None:
+def _classify_foreign(exc: BaseException) -> Failure | None:
     """Map a Connect client or ``requests`` exception to a failure class (None = not ours)."""
-    if isinstance(exc, ConnectPageError):
-        return Failure(FailureClass.INVALID, str(exc))
     if isinstance(exc, ClientError):
         response = _response_of(exc)
         retry_after = parse_retry_after(response.headers.get("Retry-After")) if response is not None else None
@@ -119,3 +118,7 @@ def classify_connect_error(exc: BaseException) -> Failure | None:
     ):
         return Failure(FailureClass.TRANSIENT, f"Connect not reachable{_tried(exc)} ({type(exc).__name__})")
     return None
+
+
+#: the project's own exceptions first (they carry their class), then Connect's and ``requests``'
+classify_connect_error = with_own_errors(_classify_foreign)

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from adapters.failures import Failure, FailureClass, parse_retry_after
+from adapters.http_status import DEFAULT_STATUS_TABLE
 
 _AUTH_HINT = (
     "the job token was rejected or lacks rights for this customer; check the framework's job token "
@@ -28,17 +29,15 @@ def classify_nuntiq_error(exc: BaseException) -> Failure | None:
     message = _message(text) or f"HTTP {status}"
     if status == 0:
         return Failure(FailureClass.TRANSIENT, f"Nuntiq API unreachable: {message}", status=None)
-    if status == 429:
-        return Failure(FailureClass.RATE_LIMITED, message, status=status, retry_after=_retry_after(exc, text))
-    if status >= 500 or status == 408:
-        return Failure(FailureClass.TRANSIENT, message, status=status, retry_after=_retry_after(exc, text))
-    if status in (401, 403):
-        return Failure(FailureClass.AUTH, message, status=status, hint=_AUTH_HINT)
-    if status == 404:
-        return Failure(FailureClass.NOT_FOUND, message, status=status)
-    if 400 <= status < 500:
-        return Failure(FailureClass.INVALID, message, status=status)
-    return None
+    kind = DEFAULT_STATUS_TABLE.lookup(status)
+    if kind is None:
+        return None
+    return DEFAULT_STATUS_TABLE.failure(
+        status,
+        message,
+        retry_after=_retry_after(exc, text) if kind.retryable else None,
+        hints={FailureClass.AUTH: _AUTH_HINT},
+    )
 
 
 def _parsed(text: str) -> Any:

@@ -40,7 +40,7 @@ def run_connector(server: RunningServer, path: Path, rows: list[Any], **config: 
         "secrets": {"source_token": "tok-never-logged"},
         "config": {"connector_name": "sample", "suppliers_file": str(path), **config},
     }
-    context = nuntiq_context(server, CUSTOMER, settings, params={"lookback_days": 100_000})
+    context = nuntiq_context(server, CUSTOMER, settings, params={"lookback_days": 36_500})
     result: dict[str, Any] = sample_pull_suppliers.run(context)
     return result
 

@@ -1,10 +1,10 @@
 """Codat Files as a document source: one company's files that are not yet delivered.
 
 Codat offers no "since" filter, no file id and no per-file download, so a fetch is:
-list every file (one unpaginated call); choose the files not yet delivered (with a
-:class:`~adapters.codat.delivered.DeliveryRecord`: per-day summaries, so a file listed
-days behind the cursor still lands; without one: those uploaded at or after the
-cursor); download the archives of their dates and find each file in them
+list every file (one unpaginated call); choose those uploaded at or after the cursor
+and, with a :class:`~adapters.codat.delivered.DeliveryRecord` (per-day summaries), every
+file not yet delivered whatever its age, so a file listed days behind the cursor still
+lands; download the archives of their dates and find each file in them
 (:class:`~adapters.codat.days.DayReader`, any layout, any reading of ``date``); and
 yield each found file as a :class:`DocumentItem` whose ``open()`` streams the member
 out of the archive.
@@ -159,7 +159,10 @@ class CodatFilesSource:
         listed = self.list_files()
         if self.delivered is not None:
             selection = self.delivered.select(listed, floor=cursor)
-            wanted = selection.wanted
+            # Undelivered files of any age, plus (as without a record) everything at or
+            # after the cursor: a backfill re-reads, and the sink skips what it has.
+            undelivered = set(selection.wanted)
+            wanted = [f for f in listed if f in undelivered or cursor is None or f.uploaded >= cursor]
             detail = {
                 "settled_by_summary": selection.settled_by_summary,
                 "summary_rows_written": selection.rows_written,

@@ -63,25 +63,30 @@ def document_key(company_id: str, listed: ListedFile) -> str:
     return f"codat:{company_id}:{listed.source_type or ''}:{listed.uploaded_raw}:{listed.file_name}"
 
 
+def parse_entry(entry: shared.File, position: int, *, company_id: str, default_tz: tzinfo) -> ListedFile:
+    """One list entry as a :class:`ListedFile`; :class:`CodatListError` names an unusable one."""
+    name = entry.file_name if isinstance(entry.file_name, str) else None
+    raw = entry.uploaded if isinstance(entry.uploaded, str) else None
+    if not name:
+        raise CodatListError(
+            f"codat company {company_id}: list entry #{position} (uploaded {raw!r}) has no fileName"
+        )
+    if not raw:
+        raise CodatListError(f"codat company {company_id}: file {name!r} has no 'uploaded' time")
+    try:
+        uploaded = parse_timestamp(raw, default_tz=default_tz)
+    except CursorError as exc:
+        raise CodatListError(f"codat company {company_id}: file {name!r}: {exc}") from exc
+    display = entry.display_name if isinstance(entry.display_name, str) else None
+    source_type = entry.source_type if isinstance(entry.source_type, str) else None
+    return ListedFile(name, display, source_type, raw, uploaded, position)
+
+
 def parse_listing(files: list[shared.File], *, company_id: str, default_tz: tzinfo) -> list[ListedFile]:
-    out: list[ListedFile] = []
-    for position, entry in enumerate(files):
-        name = entry.file_name if isinstance(entry.file_name, str) else None
-        raw = entry.uploaded if isinstance(entry.uploaded, str) else None
-        if not name:
-            raise CodatListError(
-                f"codat company {company_id}: list entry #{position} (uploaded {raw!r}) has no fileName"
-            )
-        if not raw:
-            raise CodatListError(f"codat company {company_id}: file {name!r} has no 'uploaded' time")
-        try:
-            uploaded = parse_timestamp(raw, default_tz=default_tz)
-        except CursorError as exc:
-            raise CodatListError(f"codat company {company_id}: file {name!r}: {exc}") from exc
-        display = entry.display_name if isinstance(entry.display_name, str) else None
-        source_type = entry.source_type if isinstance(entry.source_type, str) else None
-        out.append(ListedFile(name, display, source_type, raw, uploaded, position))
-    return out
+    return [
+        parse_entry(entry, position, company_id=company_id, default_tz=default_tz)
+        for position, entry in enumerate(files)
+    ]
 
 
 #: Codat lists some ``uploaded`` values to the millisecond and others (zone-less ones among

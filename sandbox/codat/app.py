@@ -127,6 +127,7 @@ class CodatStore:
             self.upload_requests = 0
             self.quota_exceeded = False
             self.requests_today = 0
+            self.lose_upload_answers = 0
 
     def moment(self, raw: str) -> datetime:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
@@ -270,6 +271,12 @@ def create_app(
                         "request": request_no,
                     }
                 )
+            lose = store.lose_upload_answers > 0
+            if lose:
+                store.lose_upload_answers -= 1
+        if lose:
+            # stored, but the answer never reaches the client (a gateway gave up waiting)
+            return _error(502)
         return Response(status_code=200)
 
     # -- admin ----------------------------------------------------------------------------
@@ -348,6 +355,13 @@ def create_app(
             count = len(store.malicious)
             store.malicious.clear()
         return {"cleared": count}
+
+    @app.put(f"{prefix}/lose-upload-answers")
+    def lose_answers(body: dict[str, int]) -> dict[str, int]:
+        """The next ``count`` uploads are stored and then answered 502, as if the answer was lost."""
+        with store.lock:
+            store.lose_upload_answers = int(body.get("count", 1))
+        return {"count": store.lose_upload_answers}
 
     @app.put(f"{prefix}/quota")
     def quota(body: QuotaRequest) -> dict[str, bool]:

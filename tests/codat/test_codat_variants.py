@@ -10,8 +10,8 @@ cursor must still land. The push must deliver every document once, with proper m
 types, through injected 429s and 503s.
 
 ``make test`` runs two variants, drawn from a seed that changes every day (shown in the
-test id; ``CODAT_VARIANT_SEED=N`` repeats a draw). ``make variants-codat`` runs the full
-cross product (``CODAT_VARIANTS=all``).
+test id; ``CODAT_VARIANT_SEED=N`` repeats a draw, ``CODAT_VARIANT_COUNT=N`` draws more).
+``make variants-codat`` runs the full cross product (``CODAT_VARIANTS=all``).
 """
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ def chosen_variants() -> list[tuple[str, CodatVariant]]:
     if os.environ.get("CODAT_VARIANTS") == "all":
         return [("all", v) for v in cross_product()]
     seed = int(os.environ.get("CODAT_VARIANT_SEED") or date.today().toordinal())
-    return [(f"seed{seed}", v) for v in sample(seed, 2)]
+    count = int(os.environ.get("CODAT_VARIANT_COUNT") or 2)
+    return [(f"seed{seed}", v) for v in sample(seed, count)]
 
 
 VARIANTS = chosen_variants()

@@ -151,6 +151,7 @@ class DeliveryRecord:
                     selection.wanted.append(entry)
             if grew:
                 changed[day] = summary
+        selection.wanted.sort(key=lambda f: f.position)  # listing order
         writes = [(day, summary.to_value()) for day, summary in changed.items()]
         if first_run:
             writes.append((BASELINE, {"floor": format_cursor(floor) if floor else None, "at": self._stamp()}))

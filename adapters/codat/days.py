@@ -82,7 +82,7 @@ class _Reading:
     """What one date rule makes of the archives."""
 
     rule: DateRule
-    matches: dict[str, DayMatch] = field(default_factory=dict)
+    matches: dict[str, tuple[SafeArchive, DayMatch]] = field(default_factory=dict)
     broken: dict[str, ArchiveError] = field(default_factory=dict)
     missing: int = 0
     surplus: int = 0
@@ -186,7 +186,7 @@ class DayReader:
                 reading.missing += len(wanted_here)
                 continue
             match = match_day([f for f in listed if f.day(rule, zone) == day], archive.names)
-            reading.matches[day] = match
+            reading.matches[day] = (archive, match)
             reading.missing += sum(1 for f in wanted_here if f in match.unmatched)
             reading.surplus += sum(1 for name in match.unlisted if name not in archive.refused)
         return reading
@@ -209,9 +209,7 @@ class DayReader:
                     out.refusals.append(
                         Refusal(self.company_id, day, str(error), listed, error.member, unsafe)
                     )
-        for day, match in reading.matches.items():
-            archive = self.archive(day)
-            assert isinstance(archive, SafeArchive)
+        for day, (archive, match) in reading.matches.items():
             out.notes += [f"{self.label(day)}: {note}" for note in match.notes]
             for listed, reason in match.unmatched.items():
                 if listed in wanted_set:

@@ -12,6 +12,7 @@ import pytest
 
 from adapters.codat.archive import ArchiveLayoutError
 from adapters.codat.client import ArchiveTooLarge, CodatFilesClient
+from adapters.codat.days import Refusal
 from adapters.codat.errors import classify
 from adapters.codat.settings import ArchiveLimits, CodatSettings
 from adapters.codat.source import CodatFilesSource
@@ -119,6 +120,8 @@ def test_a_bad_archive_is_refused_item_by_item_naming_the_date(
         f"/_sandbox/codat/companies/{COMPANY}/malicious",
         json={"date": "2026-01-07", "kind": kind},
     )
+    handed_over: list[Refusal] = []
+    source.on_refusal = handed_over.append  # the quarantine hook
     items = list(source.fetch_since(datetime(2026, 1, 7, tzinfo=UTC)))
     by_day = {i.metadata["archive_date"] for i in items}
     assert {f"2026-01-{d:02d}" for d in range(8, 15)} <= by_day  # later days are not blocked
@@ -133,6 +136,7 @@ def test_a_bad_archive_is_refused_item_by_item_naming_the_date(
     else:
         assert len(refused_files) == files_refused
     assert len(items) == 240 - len(refused_files)  # 30 files a day from the 7th to the 14th
+    assert handed_over == refused
     assert len(log.of("error")) == len(refused) and all("2026-01-07" in e[1] for e in log.of("error"))
 
 

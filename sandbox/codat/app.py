@@ -6,7 +6,11 @@ Close enough to the real API that the ``codat-files`` SDK runs against it unmodi
 parts named ``file`` (at most 20 per request, 10 MB each, Codat's allowed types, else
 400 with a ``validation`` body), 402 in quota mode, 404 for unknown companies and
 connections. Admin endpoints under ``/_sandbox/codat`` seed data, add files, plant
-malicious archives, switch quota mode and return what was uploaded (ground truth).
+malicious archives, switch quota mode, lose upload answers and return what was uploaded
+(ground truth). What Codat has not confirmed (archive layout, duplicate numbering, what
+``?date=`` selects, the empty-day answer, the error body shape, rate-limit headers) follows
+the store's :class:`~sandbox.codat.variants.CodatVariant`, set at start-up
+(``variant=``), with the seed, or through ``PUT /_sandbox/codat/variant``.
 """
 
 from __future__ import annotations

@@ -110,3 +110,13 @@ def test_rate_limit_headers_are_sent_as_the_docs_describe(
     assert datetime.fromisoformat(
         response.headers["X-Rate-Limit-Reset"].replace("Z", "+00:00")
     ) > datetime.now(UTC)
+
+
+def test_an_unknown_variant_is_refused_naming_the_choices(codat: RunningServer) -> None:
+    import httpx
+
+    response = httpx.put(f"{codat.url}/_sandbox/codat/variant", json={"layout": "zigzag"})
+    assert response.status_code == 400 and "root, source_type, date, nested" in response.json()["error"]
+    response = httpx.put(f"{codat.url}/_sandbox/codat/variant", json={"colour": "red"})
+    assert response.status_code == 400 and "colour" in response.json()["error"]
+    assert admin_json(codat, "GET", "/_sandbox/codat/variant")["layout"] == "root"

@@ -80,9 +80,25 @@ class Inspection:
     refused: dict[str, str]
 
 
+def member_name(info: zipfile.ZipInfo) -> str:
+    """The member's name as its writer meant it.
+
+    Zip names without the UTF-8 flag are decoded as cp437 by ``zipfile``; many writers
+    store UTF-8 there anyway, which turns ``Rechnung_März.pdf`` into mojibake that matches
+    no listed file. Such a name is read as UTF-8 when its bytes are valid UTF-8.
+    """
+    name = info.filename
+    if info.flag_bits & 0x800:
+        return name
+    try:
+        return name.encode("cp437").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return name
+
+
 def _member_problem(info: zipfile.ZipInfo, limits: ArchiveLimits) -> str | None:
     """Why this one member must not be read, or ``None``."""
-    problem = check_member_name(info.filename)
+    problem = check_member_name(member_name(info))
     if problem is not None:
         return f"refused: {problem}"
     kind = _entry_kind(info)
@@ -117,7 +133,7 @@ def inspect_members(infos: list[zipfile.ZipInfo], limits: ArchiveLimits, *, arch
     refused: dict[str, str] = {}
     total = 0
     for info in infos:
-        name = info.filename
+        name = member_name(info)
         problem = _member_problem(info, limits)
         if problem is not None:
             refused[name] = problem

@@ -8,6 +8,7 @@ a file uploaded twice on one day, so every plausible form is accepted:
   deeper (``2026-01-05/Accounting/x.pdf``): folders only matter where one of them
   names a listed ``sourceType`` (compared case-insensitively), which then tells
   same-named files of different source types apart;
+* names compared in Unicode NFC (a decomposed ``ä`` is the composed one);
 * duplicate numbering ``name (2).pdf``, ``name(2).pdf``, ``name_1.pdf``, ``name-2.pdf``:
   a member whose base name is a listed name is that name; otherwise a numbered member
   belongs to the listed name it un-numbers to.
@@ -29,6 +30,7 @@ never from member names, so a change of matching never changes a key.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -54,7 +56,7 @@ class Member:
 
     @classmethod
     def parse(cls, name: str) -> Member:
-        parts = [p for p in re.split(r"[\\/]", name) if p not in ("", ".")]
+        parts = [p for p in re.split(r"[\\/]", unicodedata.normalize("NFC", name)) if p not in ("", ".")]
         return cls(name, tuple(parts[:-1]), parts[-1] if parts else name)
 
     def unnumbered(self) -> list[tuple[str, int]]:
@@ -100,7 +102,7 @@ def match_day(files: Sequence[ListedFile], names: Iterable[str]) -> DayMatch:
     a refused member still shows which file it would have been).
     """
     result = DayMatch()
-    listed_names = {f.file_name for f in files}
+    listed_names = {_nfc(f.file_name) for f in files}
     claims: dict[str, list[_Claim]] = defaultdict(list)
     for name in names:
         member = Member.parse(name)
@@ -119,12 +121,17 @@ def match_day(files: Sequence[ListedFile], names: Iterable[str]) -> DayMatch:
                 )
     by_name: dict[str, list[ListedFile]] = defaultdict(list)
     for listed in files:
-        by_name[listed.file_name].append(listed)
+        by_name[_nfc(listed.file_name)].append(listed)
     for name, group in by_name.items():
         _match_name(name, group, claims.pop(name, []), result)
     for leftover in claims.values():
         result.unlisted += [c.member.name for c in leftover]
     return result
+
+
+def _nfc(name: str) -> str:
+    """Names compare in Unicode NFC: macOS writes ``ä`` decomposed, most systems composed."""
+    return unicodedata.normalize("NFC", name)
 
 
 def _source_type_of(member: Member, types: set[str]) -> str | None:

@@ -168,3 +168,15 @@ def test_corrupt_member_fails_naming_it(tmp_path: Path) -> None:
     with pytest.raises(ArchiveLayoutError) as info, archive.open_member("x.csv") as stream:
         stream.read()
     assert info.value.member == "x.csv"
+
+
+def test_utf8_names_without_the_utf8_flag_are_read_as_utf8(tmp_path: Path) -> None:
+    path = make_zip(tmp_path / "a.zip", [("Rechnung_Maerz.pdf", b"invoice")])
+    # the same bytes a writer produces when it stores UTF-8 without setting the flag
+    path.write_bytes(path.read_bytes().replace(b"Maerz", "März".encode()))
+    with zipfile.ZipFile(path) as raw:
+        assert raw.namelist() == ["Rechnung_M├ñrz.pdf"]  # what zipfile alone makes of it
+    archive = open_safe(path)
+    assert list(archive.members) == ["Rechnung_März.pdf"]
+    with archive.open_member("Rechnung_März.pdf") as stream:
+        assert stream.read() == b"invoice"

@@ -145,3 +145,10 @@ def test_day_rules_read_the_same_upload_three_ways() -> None:
         "b.pdf", None, None, "2026-01-06T23:30:00Z", datetime(2026, 1, 6, 23, 30, tzinfo=UTC), 1
     )
     assert late.day(DateRule.UTC, berlin) == "2026-01-06" and late.day(DateRule.LOCAL, berlin) == "2026-01-07"
+
+
+def test_names_compare_in_unicode_nfc() -> None:
+    decomposed = "Rechnung_Ma\u0308rz.pdf"  # as macOS writes it
+    listed, _ = listed_and_stored([(decomposed, "Other", 1)])
+    result = match_day(listed, ["Accounting/Rechnung_März.pdf"])
+    assert result.members == {listed[0]: "Accounting/Rechnung_März.pdf"}

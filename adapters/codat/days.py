@@ -17,6 +17,7 @@ member refused for safety, or a day whose archive is unusable as a whole becomes
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,14 +179,20 @@ class DayReader:
     def _read(self, rule: DateRule, listed: Sequence[ListedFile], wanted: Sequence[ListedFile]) -> _Reading:
         zone = self.client.settings.zone
         reading = _Reading(rule)
-        for day in sorted({f.day(rule, zone) for f in wanted}):
+        on_day: dict[str, list[ListedFile]] = defaultdict(list)
+        for listed_file in listed:
+            on_day[listed_file.day(rule, zone)].append(listed_file)
+        wanted_on_day: dict[str, list[ListedFile]] = defaultdict(list)
+        for wanted_file in wanted:
+            wanted_on_day[wanted_file.day(rule, zone)].append(wanted_file)
+        for day in sorted(wanted_on_day):
             archive = self.archive(day)
-            wanted_here = [f for f in wanted if f.day(rule, zone) == day]
+            wanted_here = wanted_on_day[day]
             if isinstance(archive, ArchiveError):
                 reading.broken[day] = archive
                 reading.missing += len(wanted_here)
                 continue
-            match = match_day([f for f in listed if f.day(rule, zone) == day], archive.names)
+            match = match_day(on_day[day], archive.names)
             reading.matches[day] = (archive, match)
             reading.missing += sum(1 for f in wanted_here if f in match.unmatched)
             reading.surplus += sum(1 for name in match.unlisted if name not in archive.refused)

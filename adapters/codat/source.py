@@ -103,7 +103,9 @@ class CodatFilesSource:
     or :func:`~adapters.codat.errors.make_classifier`). ``workdir`` is where archives
     are kept during a run (a private temporary directory by default). ``delivered``
     selects by what is not yet delivered (see the module docstring); ``on_refusal`` is
-    called with each :class:`Refusal` after it is logged: the quarantine hook.
+    called with each :class:`Refusal` after it is logged: the quarantine hook. It runs
+    before any item is yielded, so a store that writes durably inside it is durable before
+    the cursor can move; if it raises, the run fails and the cursor stays.
     """
 
     def __init__(

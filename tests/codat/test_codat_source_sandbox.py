@@ -231,3 +231,22 @@ def test_oversized_download_is_refused_and_removed(codat: RunningServer, tmp_pat
         client.download_archive(COMPANY, "2026-01-05", target)
     assert not target.exists()
     client.close()
+
+
+def test_a_failing_refusal_hook_fails_the_fetch_before_any_item(
+    source: CodatFilesSource, codat: RunningServer
+) -> None:
+    admin_json(
+        codat,
+        "POST",
+        f"/_sandbox/codat/companies/{COMPANY}/malicious",
+        json={"date": "2026-01-13", "kind": "symlink"},
+    )
+
+    def store_down(refusal: Refusal) -> None:
+        raise OSError(f"quarantine store unreachable; not kept: {refusal.describe()}")
+
+    source.on_refusal = store_down
+    items = source.fetch_since(datetime(2026, 1, 13, tzinfo=UTC))
+    with pytest.raises(OSError, match=r"link-to-passwd\.pdf"):
+        next(items)

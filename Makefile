@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint typecheck soak crash badinput secrets bench bench-quick sandbox clean downstream
+.PHONY: venv demo test lint typecheck soak crash badinput secrets variants variants-codat bench bench-quick sandbox clean downstream
 
 venv: $(STAMP)
 
@@ -41,6 +41,13 @@ badinput: $(STAMP)
 
 secrets: $(STAMP)
 	$(BIN)/python -m sandbox.proof secrets
+
+# Every shipped connector across the full cross product of the sandboxes' variants of what
+# no reference confirms (`make test` runs a daily-rotating sample of them).
+variants: variants-codat
+
+variants-codat: $(STAMP)
+	CODAT_VARIANTS=all $(BIN)/python -m pytest tests/codat/test_codat_variants.py -q $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -21,6 +21,7 @@ __all__ = [
     "ResolvedSince",
     "SinceOrigin",
     "format_cursor",
+    "local_to_utc",
     "next_cursor",
     "parse_timestamp",
     "resolve_since",
@@ -62,8 +63,42 @@ def parse_timestamp(value: str | datetime | date, *, default_tz: tzinfo = UTC) -
     else:
         raise CursorError(f"not a timestamp: {value!r} (type {type(value).__name__})")
     if parsed.tzinfo is None or parsed.utcoffset() is None:
-        parsed = parsed.replace(tzinfo=default_tz)
+        return local_to_utc(parsed.replace(tzinfo=None), default_tz)
     return parsed.astimezone(UTC)
+
+
+def local_to_utc(wall: datetime, zone: tzinfo) -> datetime:
+    """The UTC instant of the zone-less wall time ``wall`` in ``zone``, losing nothing at DST.
+
+    A wall time that occurs twice (the autumn fold) reads as the *earlier* instant, so a
+    cursor taken from it can never sit past the second occurrence's files. A wall time that
+    never occurs (the spring gap) reads as the first instant after the gap, the moment the
+    clocks jump: reading it with the offset before the jump instead would put it up to an
+    hour later than files stamped just after the gap. The mapping keeps the order of wall
+    times (``a <= b`` gives ``utc(a) <= utc(b)``), which is what makes it safe for cursors.
+    """
+    earlier = wall.replace(tzinfo=zone, fold=0)
+    later = wall.replace(tzinfo=zone, fold=1)
+    first, second = earlier.astimezone(UTC), later.astimezone(UTC)
+    if first <= second:
+        # a fold (two instants: take the earlier) or an ordinary time (both the same)
+        return first
+    # A gap: fold=0 applied the offset before the jump, fold=1 the one after, so the
+    # instants come out reversed. The jump itself lies between them.
+    return _transition(zone, second, first)
+
+
+def _transition(zone: tzinfo, low: datetime, high: datetime) -> datetime:
+    """The first UTC instant in ``(low, high]`` whose offset in ``zone`` differs from ``low``'s."""
+    before = low.astimezone(zone).utcoffset()
+    step = timedelta(microseconds=1)
+    while high - low > step:
+        middle = low + (high - low) / 2
+        if middle.astimezone(zone).utcoffset() == before:
+            low = middle
+        else:
+            high = middle
+    return high
 
 
 def _parse_text(value: str) -> datetime:

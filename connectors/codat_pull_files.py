@@ -1,9 +1,12 @@
 """Pull the files uploaded to Codat by one or more companies into Nuntiq source documents.
 
 Per company, one delta stream (``files_<company id>``): list the company's files, keep
-those uploaded at or after the stream's cursor, download one archive per affected
-date, and upload each file as its own Nuntiq source document, exactly once (the
-document sink's delivery ledger survives crashes and reruns). A company that fails
+those not yet delivered (per-day summaries next to the document sink's ledger, so a
+file listed days behind the cursor still lands), download the archives of their dates,
+and upload each file as its own Nuntiq source document, exactly once (the document
+sink's delivery ledger survives crashes and reruns). A file refused for safety, or one
+its day's archive does not account for, is named under ``refused`` in the company's
+result and logged at error; the rest of the run goes on, and later runs try it again. A company that fails
 does not stop the others; the run fails at the end naming every failed company, and
 only the failed companies' cursors stay where they were.
 
@@ -72,10 +75,12 @@ def run(context: Any) -> dict[str, Any]:
         for company_id in settings.company_ids:
             stream = stream_name(company_id)
             try:
-                with files_source(context, client, company_id, stream=stream) as source:
-                    sink = DocumentSink.for_context(
-                        context, namespace=f"{connector_name}.{stream}", fields=upload_fields
-                    )
+                sink = DocumentSink.for_context(
+                    context, namespace=f"{connector_name}.{stream}", fields=upload_fields
+                )
+                with files_source(
+                    context, client, company_id, stream=stream, delivered_by=sink.ledger
+                ) as source:
                     summary = sync(
                         context,
                         source,
@@ -88,6 +93,7 @@ def run(context: Any) -> dict[str, Any]:
                     **summary.as_dict(),
                     "uploaded": sink.uploaded,
                     "reconciled": sink.reconciled,
+                    "refused": [refusal.describe() for refusal in source.refusals],
                 }
             except Exception as exc:
                 failures[company_id] = f"{type(exc).__name__}: {exc}"

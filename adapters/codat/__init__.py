@@ -9,12 +9,17 @@ Public surface:
 * :class:`CodatFilesSource` (:func:`files_source`): one company's files as documents;
 * :class:`CodatUploader`, :class:`CodatUploadSink` (:func:`upload_sink`): checked,
   batched, exactly-once uploads to a connection;
-* :mod:`adapters.codat.archive`: safe zip reading; :mod:`adapters.codat.layout`: the
-  assumed archive layout.
+* :mod:`adapters.codat.archive`: safe zip reading, member by member;
+  :mod:`adapters.codat.layout`: listed files and the readings of ``date``;
+  :mod:`adapters.codat.matching`: archive members -> listed files, any layout;
+  :mod:`adapters.codat.days`: :class:`DayReader` and per-item :class:`Refusal`;
+  :mod:`adapters.codat.delivered`: :class:`DeliveryRecord`, per-day delivery summaries.
 """
 
 from adapters.codat.archive import ArchiveError, ArchiveLayoutError, SafeArchive, UnsafeArchiveError
 from adapters.codat.client import NO_SDK_RETRIES, ArchiveTooLarge, CodatFilesClient, build_sdk
+from adapters.codat.days import DayReader, Refusal
+from adapters.codat.delivered import DeliveryRecord
 from adapters.codat.errors import classify, make_classifier
 from adapters.codat.factory import (
     CodatConfigError,
@@ -24,6 +29,8 @@ from adapters.codat.factory import (
     settings_from_context,
     upload_sink,
 )
+from adapters.codat.layout import DateRule, ListedFile
+from adapters.codat.matching import match_day
 from adapters.codat.settings import ArchiveLimits, CodatSettings, auth_header
 from adapters.codat.sink import CodatUploadSink
 from adapters.codat.source import CodatFilesSource, CodatListError, document_key
@@ -42,6 +49,11 @@ __all__ = [
     "CodatSettings",
     "CodatUploadSink",
     "CodatUploader",
+    "DateRule",
+    "DayReader",
+    "DeliveryRecord",
+    "ListedFile",
+    "Refusal",
     "Rejection",
     "SafeArchive",
     "UnsafeArchiveError",
@@ -56,6 +68,7 @@ __all__ = [
     "document_key",
     "files_source",
     "make_classifier",
+    "match_day",
     "settings_from_context",
     "upload_sink",
 ]

@@ -1,13 +1,14 @@
 """Safe reading of the zip archives Codat's download endpoint returns.
 
-An archive comes from outside, so it is checked as a whole before any member is
-read: names that climb out (``../``), absolute names and drive letters, links and
-other special entries, encrypted members, duplicate names, too many members, and
-declared sizes or compression ratios past :class:`ArchiveLimits` are refused with
-:class:`UnsafeArchiveError`. Nothing is ever extracted to disk; members are streamed
-straight out of the archive file, and ``zipfile`` never returns more than the
-declared size of a member and checks its CRC at the end, so a member that lies
-about its size fails instead of expanding without bound.
+An archive comes from outside, so it is checked before any member is read. Members whose
+names climb out (``../``), absolute names and drive letters, links and other special
+entries, encrypted members, duplicate names, and declared sizes or compression ratios
+past :class:`ArchiveLimits` are refused one by one (:attr:`SafeArchive.refused`) so the
+rest of the day can still land; too many members or too large a total expansion refuse
+the whole archive with :class:`UnsafeArchiveError`. Nothing is ever extracted to disk;
+members are streamed straight out of the archive file, and ``zipfile`` never returns
+more than the declared size of a member and checks its CRC at the end, so a member that
+lies about its size fails instead of expanding without bound.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import re
 import stat
 import zipfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -70,56 +72,86 @@ def _entry_kind(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
-def inspect_members(
-    infos: list[zipfile.ZipInfo], limits: ArchiveLimits, *, archive: str
-) -> dict[str, zipfile.ZipInfo]:
-    """Validate every entry; return the file members by name (directories dropped)."""
+@dataclass(frozen=True, slots=True)
+class Inspection:
+    """The members of an archive that may be read, and those refused one by one (name -> why)."""
+
+    members: dict[str, zipfile.ZipInfo]
+    refused: dict[str, str]
+
+
+def member_name(info: zipfile.ZipInfo) -> str:
+    """The member's name as its writer meant it.
+
+    Zip names without the UTF-8 flag are decoded as cp437 by ``zipfile``; many writers
+    store UTF-8 there anyway, which turns ``Rechnung_März.pdf`` into mojibake that matches
+    no listed file. Such a name is read as UTF-8 when its bytes are valid UTF-8.
+    """
+    name = info.filename
+    if info.flag_bits & 0x800:
+        return name
+    try:
+        return name.encode("cp437").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return name
+
+
+def _member_problem(info: zipfile.ZipInfo, limits: ArchiveLimits) -> str | None:
+    """Why this one member must not be read, or ``None``."""
+    problem = check_member_name(member_name(info))
+    if problem is not None:
+        return f"refused: {problem}"
+    kind = _entry_kind(info)
+    if kind is not None:
+        return f"refused: the entry is a {kind}"
+    if info.flag_bits & 0x1:
+        return "refused: the member is encrypted"
+    if info.is_dir():
+        return None
+    if info.file_size > limits.max_member_bytes:
+        return f"refused: expands to {info.file_size} bytes, more than {limits.max_member_bytes}"
+    if info.file_size > limits.ratio_floor_bytes:
+        ratio = info.file_size / info.compress_size if info.compress_size else float("inf")
+        if ratio > limits.max_ratio:
+            return f"refused: compression ratio {ratio:.0f}:1 is above {limits.max_ratio:g}:1 (zip bomb?)"
+    return None
+
+
+def inspect_members(infos: list[zipfile.ZipInfo], limits: ArchiveLimits, *, archive: str) -> Inspection:
+    """Validate every entry: the readable file members by name, and the refused ones.
+
+    A member that breaks a rule (traversal or absolute name, link, encryption, a size or
+    ratio past the limits, a name that occurs twice) is refused on its own, so the rest
+    of the day still lands. Only what makes the archive as a whole unsafe to touch (too
+    many members, too large a total expansion) raises :class:`UnsafeArchiveError`.
+    """
     if len(infos) > limits.max_members:
         raise UnsafeArchiveError(
             f"{len(infos)} members, more than the limit of {limits.max_members}", archive=archive
         )
     members: dict[str, zipfile.ZipInfo] = {}
+    refused: dict[str, str] = {}
     total = 0
     for info in infos:
-        name = info.filename
-        problem = check_member_name(name)
+        name = member_name(info)
+        problem = _member_problem(info, limits)
         if problem is not None:
-            raise UnsafeArchiveError(f"refused: {problem}", archive=archive, member=name)
-        kind = _entry_kind(info)
-        if kind is not None:
-            raise UnsafeArchiveError(f"refused: the entry is a {kind}", archive=archive, member=name)
-        if info.flag_bits & 0x1:
-            raise UnsafeArchiveError("refused: the member is encrypted", archive=archive, member=name)
+            refused[name] = problem
+            continue
         if info.is_dir():
             continue
-        if info.file_size > limits.max_member_bytes:
-            raise UnsafeArchiveError(
-                f"refused: expands to {info.file_size} bytes, more than {limits.max_member_bytes}",
-                archive=archive,
-                member=name,
-            )
-        if info.file_size > limits.ratio_floor_bytes:
-            ratio = info.file_size / info.compress_size if info.compress_size else float("inf")
-            if ratio > limits.max_ratio:
-                raise UnsafeArchiveError(
-                    f"refused: compression ratio {ratio:.0f}:1 is above {limits.max_ratio:g}:1 (zip bomb?)",
-                    archive=archive,
-                    member=name,
-                )
         total += info.file_size
         if total > limits.max_total_bytes:
             raise UnsafeArchiveError(
                 f"refused: members expand to more than {limits.max_total_bytes} bytes in total",
                 archive=archive,
             )
-        if name in members:
-            raise ArchiveLayoutError(
-                "the name occurs twice, so which copy is which file is ambiguous",
-                archive=archive,
-                member=name,
-            )
+        if name in members or name in refused:
+            members.pop(name, None)
+            refused[name] = "refused: the name occurs twice, so which copy is which file is ambiguous"
+            continue
         members[name] = info
-    return members
+    return Inspection(members, refused)
 
 
 class SafeArchive:
@@ -138,7 +170,25 @@ class SafeArchive:
                 infos = archive.infolist()
         except zipfile.BadZipFile as exc:
             raise ArchiveLayoutError(f"the download is not a zip archive ({exc})", archive=label) from exc
-        self.members: Mapping[str, zipfile.ZipInfo] = inspect_members(infos, limits, archive=label)
+        inspection = inspect_members(infos, limits, archive=label)
+        self.members: Mapping[str, zipfile.ZipInfo] = inspection.members
+        #: members refused one by one (name -> reason); they are never opened
+        self.refused: Mapping[str, str] = inspection.refused
+
+    @classmethod
+    def empty(cls, path: Path, *, label: str) -> SafeArchive:
+        """An archive with no members: the answer for a day without files (204, 404, empty body)."""
+        archive = cls.__new__(cls)
+        archive.path = path
+        archive.label = label
+        archive.members = {}
+        archive.refused = {}
+        return archive
+
+    @property
+    def names(self) -> list[str]:
+        """Every file member, readable or refused, sorted."""
+        return sorted({*self.members, *self.refused})
 
     def size(self, name: str) -> int:
         return self._info(name).file_size

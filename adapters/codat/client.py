@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import httpx
 from codat_files import CodatFiles
+from codat_files.models import errors as sdk_errors
 from codat_files.models import operations, shared
 from codat_files.utils import BackoffStrategy, RetryConfig
 
@@ -108,6 +109,9 @@ class CodatFilesClient:
     def download_archive(self, company_id: str, day: str | None, dest: Path) -> int:
         """Stream the archive for ``day`` (YYYY-MM-DD, or everything) into ``dest``; returns bytes.
 
+        A 204 answer (no archive at all) writes an empty file and returns 0, as does an
+        empty body: both mean the day has no files.
+
         The response is written chunk by chunk so no archive is ever held in memory; a
         retry rewrites ``dest`` from the start.
         """
@@ -115,7 +119,14 @@ class CodatFilesClient:
 
         def call() -> int:
             request = operations.DownloadFilesRequest(company_id=company_id, date_=day)
-            response = self.sdk.files.download_files(request=request)
+            try:
+                response = self.sdk.files.download_files(request=request)
+            except sdk_errors.SDKError as exc:
+                if exc.status_code != 204:
+                    raise
+                # "No Content": a day without files, answered without an archive
+                dest.write_bytes(b"")
+                return 0
             if response is None:  # pragma: no cover - the SDK returns or raises
                 raise RuntimeError(f"codat: no response downloading files of {company_id} for {day}")
             written = 0

@@ -7,13 +7,17 @@ secret) and the same logging.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from adapters.codat.client import CodatFilesClient
+from adapters.codat.days import Refusal
+from adapters.codat.delivered import DeliveryRecord
 from adapters.codat.errors import make_classifier
 from adapters.codat.settings import CodatSettings
 from adapters.codat.sink import CodatUploadSink
-from adapters.codat.source import CodatFilesSource
+from adapters.codat.source import CodatFilesSource, document_key
 from adapters.codat.upload import CodatUploader
 from adapters.ledger import Ledger
 from adapters.nuntiq.retrier import nuntiq_retrier
@@ -61,10 +65,36 @@ def files_source(
     *,
     stream: str | None = None,
     policy: RetryPolicy | None = None,
+    delivered_by: Ledger | None = None,
+    on_refusal: Callable[[Refusal], None] | None = None,
 ) -> CodatFilesSource:
-    """One company's files; use it in a ``with`` block so its archives are removed."""
+    """One company's files; use it in a ``with`` block so its archives are removed.
+
+    ``delivered_by`` is the ledger of the sink the files go to: with it the source
+    delivers every listed file that ledger has not settled, keeping per-day summaries
+    next to it (:mod:`adapters.codat.delivered`), instead of only files at or after the
+    cursor. ``on_refusal`` receives each file or member refused this run.
+    """
     retrier = codat_retrier(context, client.settings, source=f"codat company {company_id}", policy=policy)
-    return CodatFilesSource(client, company_id, retrier=retrier, logger=context.logger, stream=stream)
+    record = None
+    if delivered_by is not None:
+        record = DeliveryRecord(
+            context.api,
+            namespace=delivered_by.namespace,
+            company_id=company_id,
+            ledger=delivered_by,
+            key_of=partial(document_key, company_id),
+            retrier=nuntiq_retrier(context, policy),
+        )
+    return CodatFilesSource(
+        client,
+        company_id,
+        retrier=retrier,
+        logger=context.logger,
+        stream=stream,
+        delivered=record,
+        on_refusal=on_refusal,
+    )
 
 
 def upload_sink(

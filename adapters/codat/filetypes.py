@@ -44,3 +44,24 @@ def media_type_for(name: str) -> str:
         return known
     guessed, _ = mimetypes.guess_type(name, strict=False)
     return guessed or OCTET_STREAM
+
+
+#: media types that say nothing about the content: a document stored with one of these is
+#: sent with the type its name has in :data:`ALLOWED_TYPES` instead
+GENERIC_TYPES = frozenset(
+    {
+        OCTET_STREAM,
+        "binary/octet-stream",
+        "application/x-download",
+        "application/download",
+        "application/unknown",
+    }
+)
+
+
+def upload_media_type(name: str, stored: str | None) -> str:
+    """The media type to send for ``name``: the stored one unless it is missing or generic."""
+    declared = (stored or "").split(";")[0].strip().lower()
+    if declared and declared not in GENERIC_TYPES:
+        return stored or declared
+    return media_type_for(name)

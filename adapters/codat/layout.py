@@ -1,26 +1,36 @@
-"""How the files of one upload date are named inside Codat's download archive.
+"""What Codat's listing says about a file, and which download date may hold it.
 
-Codat's API spec does not describe the archive; its portal docs call it a zip of
-the files uploaded that day. The adapter assumes (and the sandbox implements):
+Codat's API spec does not describe the download archive, nor which clock ``date``
+selects by: the portal docs only call it "a zip of the files uploaded that day". A
+listed ``uploaded`` value may be UTC, carry an offset, or be a zone-less local time,
+so three readings of "the files uploaded on D" are plausible (:class:`DateRule`):
 
-* ``GET .../files/download?date=D`` returns the files whose ``uploaded`` value, *as
-  Codat sends it*, falls on calendar date ``D`` (the date part of the string, with no
-  zone conversion);
-* every file is a member at the archive root named by its ``fileName``;
-* when several files of that date share a ``fileName``, the earliest upload keeps the
-  name and later ones are named ``stem (2).ext``, ``stem (3).ext``... in upload order
-  (ties broken by their order in the list response).
+* ``raw``: the date part of ``uploaded`` exactly as Codat sends it;
+* ``utc``: the UTC date of the instant;
+* ``local``: the date in the company's zone (``local_timezone``).
 
-If real archives differ, the adapter does not guess: a listed file whose expected
-member is missing fails the run with an error naming the date and the file.
+The adapter does not pick one on faith: :mod:`adapters.codat.days` tries the readings
+that group the listing differently and keeps the one the archives bear out. How the
+members of one archive are matched to listed files is :mod:`adapters.codat.matching`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
-from pathlib import PurePosixPath
+from datetime import UTC, datetime, tzinfo
+from enum import StrEnum
+
+
+class DateRule(StrEnum):
+    """How the download endpoint's ``date`` may select files (see the module docstring)."""
+
+    RAW = "raw"
+    UTC = "utc"
+    LOCAL = "local"
+
+
+#: the order readings are preferred in when several fit the archives equally well
+DATE_RULES: tuple[DateRule, ...] = (DateRule.RAW, DateRule.UTC, DateRule.LOCAL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,31 +46,21 @@ class ListedFile:
 
     @property
     def archive_date(self) -> str:
+        """The raw date part: the day this file's delivery summary is kept under."""
         return archive_date(self.uploaded_raw)
+
+    def day(self, rule: DateRule, zone: tzinfo) -> str:
+        """The download date that holds this file if Codat selects by ``rule``."""
+        if rule is DateRule.RAW:
+            return self.archive_date
+        moment = self.uploaded.astimezone(UTC if rule is DateRule.UTC else zone)
+        return moment.date().isoformat()
+
+    def order(self) -> tuple[datetime, int]:
+        """Upload order: the instant, ties broken by the position in the list response."""
+        return (self.uploaded, self.position)
 
 
 def archive_date(uploaded_raw: str) -> str:
-    """The calendar date (YYYY-MM-DD) a raw ``uploaded`` value files under."""
+    """The calendar date (YYYY-MM-DD) a raw ``uploaded`` value carries."""
     return uploaded_raw.strip()[:10]
-
-
-def numbered_name(file_name: str, n: int) -> str:
-    """``report.pdf``, ``report (2).pdf``, ``report (3).pdf``...; ``n`` is 1-based."""
-    if n <= 1:
-        return file_name
-    path = PurePosixPath(file_name)
-    stem, suffix = (path.stem, path.suffix) if path.stem else (file_name, "")
-    parent = file_name[: len(file_name) - len(path.name)]
-    return f"{parent}{stem} ({n}){suffix}"
-
-
-def member_names(files_of_day: Iterable[ListedFile]) -> dict[ListedFile, str]:
-    """Member name of every file of one date (pass *all* files of the date, not just new ones)."""
-    ordered = sorted(files_of_day, key=lambda f: (f.uploaded, f.position))
-    seen: dict[str, int] = {}
-    names: dict[ListedFile, str] = {}
-    for listed in ordered:
-        count = seen.get(listed.file_name, 0) + 1
-        seen[listed.file_name] = count
-        names[listed] = numbered_name(listed.file_name, count)
-    return names

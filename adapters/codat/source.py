@@ -1,14 +1,26 @@
-"""Codat Files as a document source: one company's files uploaded at or after a cursor.
+"""Codat Files as a document source: one company's files that are not yet delivered.
 
 Codat offers no "since" filter, no file id and no per-file download, so a fetch is:
-list every file (one unpaginated call), keep those uploaded at or after the cursor,
-download one archive per affected date (streamed to a temporary file), check the
-archive (:mod:`adapters.codat.archive`), and yield each wanted file as a
-:class:`DocumentItem` whose ``open()`` streams the member out of the archive.
+list every file (one unpaginated call); choose those uploaded at or after the cursor
+and, with a :class:`~adapters.codat.delivered.DeliveryRecord` (per-day summaries), every
+file not yet delivered whatever its age, so a file listed days behind the cursor still
+lands; download the archives of their dates and find each file in them
+(:class:`~adapters.codat.days.DayReader`, any layout, any reading of ``date``); and
+yield each found file as a :class:`DocumentItem` whose ``open()`` streams the member
+out of the archive.
 
-The list cannot be ordered by upload *instant* across dates (dates are taken from the
-times as Codat sends them, some zone-less), so the source says ``UNORDERED`` and the
-sync driver commits the watermark only after the whole run.
+A file that cannot be delivered this run (its member refused for safety, or the archive
+does not account for it) is a :class:`~adapters.codat.days.Refusal`: logged at error,
+counted in :attr:`CodatFilesSource.refusals`, passed to ``on_refusal`` (the hook a
+quarantine store plugs into), and left undelivered, so the next run tries it again
+however far the cursor has moved. The rest of the run goes on. Only when *every*
+wanted file fails for a layout reason (nothing refused for safety) does the fetch
+raise :class:`ArchiveLayoutError`: that is a systematic mismatch, not one bad item.
+
+The list cannot be ordered by upload *instant* across dates, so the source says
+``UNORDERED`` and the sync driver commits the watermark only after the whole run. A
+file uploaded before the run's lower bound (a late one) is yielded without a cursor,
+so the driver neither drops it nor lets it move the watermark.
 
 Archives stay on disk until :meth:`CodatFilesSource.close` (or the end of a ``with``
 block), not just until the generator finishes: sinks may read a document's bytes at
@@ -20,8 +32,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import weakref
-from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, tzinfo
 from functools import partial
 from pathlib import Path
@@ -31,8 +42,10 @@ from codat_files.models import shared
 
 from adapters.codat.archive import ArchiveLayoutError, SafeArchive
 from adapters.codat.client import CodatFilesClient
+from adapters.codat.days import DayReader, Located, Refusal
+from adapters.codat.delivered import DeliveryRecord
 from adapters.codat.filetypes import media_type_for
-from adapters.codat.layout import ListedFile, member_names
+from adapters.codat.layout import DATE_RULES, ListedFile
 from adapters.cursor import CursorError, parse_timestamp
 from adapters.failures import Classifier
 from adapters.protocol import Ordering
@@ -50,25 +63,30 @@ def document_key(company_id: str, listed: ListedFile) -> str:
     return f"codat:{company_id}:{listed.source_type or ''}:{listed.uploaded_raw}:{listed.file_name}"
 
 
+def parse_entry(entry: shared.File, position: int, *, company_id: str, default_tz: tzinfo) -> ListedFile:
+    """One list entry as a :class:`ListedFile`; :class:`CodatListError` names an unusable one."""
+    name = entry.file_name if isinstance(entry.file_name, str) else None
+    raw = entry.uploaded if isinstance(entry.uploaded, str) else None
+    if not name:
+        raise CodatListError(
+            f"codat company {company_id}: list entry #{position} (uploaded {raw!r}) has no fileName"
+        )
+    if not raw:
+        raise CodatListError(f"codat company {company_id}: file {name!r} has no 'uploaded' time")
+    try:
+        uploaded = parse_timestamp(raw, default_tz=default_tz)
+    except CursorError as exc:
+        raise CodatListError(f"codat company {company_id}: file {name!r}: {exc}") from exc
+    display = entry.display_name if isinstance(entry.display_name, str) else None
+    source_type = entry.source_type if isinstance(entry.source_type, str) else None
+    return ListedFile(name, display, source_type, raw, uploaded, position)
+
+
 def parse_listing(files: list[shared.File], *, company_id: str, default_tz: tzinfo) -> list[ListedFile]:
-    out: list[ListedFile] = []
-    for position, entry in enumerate(files):
-        name = entry.file_name if isinstance(entry.file_name, str) else None
-        raw = entry.uploaded if isinstance(entry.uploaded, str) else None
-        if not name:
-            raise CodatListError(
-                f"codat company {company_id}: list entry #{position} (uploaded {raw!r}) has no fileName"
-            )
-        if not raw:
-            raise CodatListError(f"codat company {company_id}: file {name!r} has no 'uploaded' time")
-        try:
-            uploaded = parse_timestamp(raw, default_tz=default_tz)
-        except CursorError as exc:
-            raise CodatListError(f"codat company {company_id}: file {name!r}: {exc}") from exc
-        display = entry.display_name if isinstance(entry.display_name, str) else None
-        source_type = entry.source_type if isinstance(entry.source_type, str) else None
-        out.append(ListedFile(name, display, source_type, raw, uploaded, position))
-    return out
+    return [
+        parse_entry(entry, position, company_id=company_id, default_tz=default_tz)
+        for position, entry in enumerate(files)
+    ]
 
 
 #: Codat lists some ``uploaded`` values to the millisecond and others (zone-less ones among
@@ -83,7 +101,11 @@ class CodatFilesSource:
 
     ``retrier`` wraps every request (built with :data:`adapters.codat.errors.classify`
     or :func:`~adapters.codat.errors.make_classifier`). ``workdir`` is where archives
-    are kept during a run (a private temporary directory by default).
+    are kept during a run (a private temporary directory by default). ``delivered``
+    selects by what is not yet delivered (see the module docstring); ``on_refusal`` is
+    called with each :class:`Refusal` after it is logged: the quarantine hook. It runs
+    before any item is yielded, so a store that writes durably inside it is durable before
+    the cursor can move; if it raises, the run fails and the cursor stays.
     """
 
     def __init__(
@@ -96,8 +118,14 @@ class CodatFilesSource:
         stream: str | None = None,
         workdir: Path | None = None,
         lookback: timedelta = LOOKBACK,
+        delivered: DeliveryRecord | None = None,
+        on_refusal: Callable[[Refusal], None] | None = None,
     ) -> None:
         self.client = client
+        self.delivered = delivered
+        self.on_refusal = on_refusal
+        #: every refusal of this source's runs, in order
+        self.refusals: list[Refusal] = []
         self.lookback = lookback
         self.company_id = company_id
         self.retrier = retrier
@@ -136,64 +164,85 @@ class CodatFilesSource:
         if not self._finalizer.alive:
             raise RuntimeError(f"{self.name}: source is closed")
         listed = self.list_files()
-        by_date: dict[str, list[ListedFile]] = defaultdict(list)
-        for entry in listed:
-            by_date[entry.archive_date].append(entry)
-        wanted_dates = sorted({f.archive_date for f in listed if cursor is None or f.uploaded >= cursor})
-        if self.logger is not None:
-            self.logger.info(
-                f"{self.name}: {len(listed)} files listed, {len(wanted_dates)} upload dates to download",
-                step="codat.list_files",
-                detail={"company_id": self.company_id, "files": len(listed), "dates": wanted_dates[:50]},
-            )
+        if self.delivered is not None:
+            selection = self.delivered.select(listed, floor=cursor)
+            # Undelivered files of any age, plus (as without a record) everything at or
+            # after the cursor: a backfill re-reads, and the sink skips what it has.
+            undelivered = set(selection.wanted)
+            wanted = [f for f in listed if f in undelivered or cursor is None or f.uploaded >= cursor]
+            detail = {
+                "settled_by_summary": selection.settled_by_summary,
+                "summary_rows_written": selection.rows_written,
+            }
+        else:
+            wanted = [f for f in listed if cursor is None or f.uploaded >= cursor]
+            detail = {}
         run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=self._workdir))
-        for day in wanted_dates:
-            yield from self._day(day, by_date[day], cursor, run_dir)
-
-    def _day(
-        self, day: str, files_of_day: list[ListedFile], cursor: datetime | None, run_dir: Path
-    ) -> Iterator[DocumentItem]:
-        label = f"codat company {self.company_id}, archive of {day}"
-        path = run_dir / f"{day}.zip"
-        size = self.retrier.call(
-            lambda: self.client.download_archive(self.company_id, day, path), step="codat.download_files"
+        reader = DayReader(
+            self.client, self.company_id, retrier=self.retrier, workdir=run_dir, logger=self.logger
         )
-        archive = SafeArchive(path, label=label, limits=self.client.settings.archive_limits)
-        names = member_names(files_of_day)
-        wanted = [f for f in files_of_day if cursor is None or f.uploaded >= cursor]
-        missing = [f for f in wanted if names[f] not in archive.members]
-        if missing:
-            first = missing[0]
-            raise ArchiveLayoutError(
-                f"listed file {first.file_name!r} (uploaded {first.uploaded_raw}) is not in the archive "
-                f"as {names[first]!r}" + (f"; {len(missing) - 1} more missing" if len(missing) > 1 else ""),
-                archive=label,
-            )
+        located = reader.locate(listed, wanted)
         if self.logger is not None:
             self.logger.info(
-                f"{label}: {size} bytes, {len(archive.members)} members, {len(wanted)} wanted",
-                step="codat.download_files",
-                detail={"company_id": self.company_id, "date": day, "bytes": size, "wanted": len(wanted)},
+                f"{self.name}: {len(listed)} files listed, {len(wanted)} to deliver, "
+                f"{len(located.found)} found in {reader.downloads} archives (date read as {located.rule})",
+                step="codat.list_files",
+                detail={"company_id": self.company_id, "files": len(listed), "wanted": len(wanted), **detail},
             )
-        for listed in sorted(wanted, key=lambda f: (f.uploaded, f.position)):
-            member = names[listed]
-            yield DocumentItem(
-                key=document_key(self.company_id, listed),
-                cursor=listed.uploaded,
-                name=listed.file_name,
-                media_type=media_type_for(listed.file_name),
-                open=partial(_open_member, archive, member),
-                size=archive.size(member),
-                metadata={
-                    "company_id": self.company_id,
-                    "file_name": listed.file_name,
-                    "display_name": listed.display_name,
-                    "source_type": listed.source_type,
-                    "uploaded": listed.uploaded_raw,
-                    "archive_member": member,
+            for note in located.notes:
+                self.logger.info(note, step="codat.match_archive", detail={"company_id": self.company_id})
+        for refusal in located.refusals:
+            self._refuse(refusal)
+        file_refusals = [r for r in located.refusals if r.listed is not None]
+        if wanted and not located.found and file_refusals and not any(r.unsafe for r in located.refusals):
+            first = file_refusals[0]
+            raise ArchiveLayoutError(
+                f"none of the {len(wanted)} files to deliver could be found in the archives "
+                f"(date read as {', '.join(DATE_RULES)}); first: {first.describe()}",
+                archive=f"codat company {self.company_id}",
+            )
+        for found in located.found:
+            yield self._item(found, cursor)
+
+    def _refuse(self, refusal: Refusal) -> None:
+        self.refusals.append(refusal)
+        if self.logger is not None:
+            self.logger.error(
+                refusal.describe(),
+                step="codat.refused",
+                detail={
+                    "company_id": refusal.company_id,
+                    "date": refusal.day,
+                    "file": refusal.listed.file_name if refusal.listed else None,
+                    "member": refusal.member,
+                    "unsafe": refusal.unsafe,
                 },
-                stream=self.name,
             )
+        if self.on_refusal is not None:
+            self.on_refusal(refusal)
+
+    def _item(self, found: Located, cursor: datetime | None) -> DocumentItem:
+        listed = found.listed
+        late = cursor is not None and listed.uploaded < cursor
+        return DocumentItem(
+            key=document_key(self.company_id, listed),
+            cursor=None if late else listed.uploaded,
+            name=listed.file_name,
+            media_type=media_type_for(listed.file_name),
+            open=partial(_open_member, found.archive, found.member),
+            size=found.archive.size(found.member),
+            metadata={
+                "company_id": self.company_id,
+                "file_name": listed.file_name,
+                "display_name": listed.display_name,
+                "source_type": listed.source_type,
+                "uploaded": listed.uploaded_raw,
+                "archive_date": found.day,
+                "archive_member": found.member,
+                "late": late,
+            },
+            stream=self.name,
+        )
 
 
 def _open_member(archive: SafeArchive, member: str) -> IO[bytes]:

@@ -10,29 +10,40 @@ Codat's upload has no idempotency key, so a retried or rerun request could store
 file twice. With a :class:`~adapters.ledger.Ledger`, each file's delivery is recorded
 server-side (pending before the request, done after); a file found pending - a
 previous attempt may or may not have arrived - is first looked for in the company's
-file list (same name, uploaded after the pending mark minus clock skew) and only sent
-again if it is not there. The same check runs before a batch is retried within a run.
+file list (same name, uploaded after the pending mark minus clock skew) *and* in that
+day's archive, where its bytes must have our size and sha256; only then does it count
+as arrived, otherwise it is sent again. A name alone never counts: another uploader's
+file often has the same name. The same check runs before a batch is retried within a
+run. Each file goes with its stored media type, or the type its extension has in
+Codat's table when the stored one is generic (``application/octet-stream``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import tempfile
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
+from pathlib import Path
 from typing import IO, Any
 
+from codat_files.models import shared
+
 from adapters.codat.client import CodatFilesClient
+from adapters.codat.days import DayReader
 from adapters.codat.filetypes import (
     ALLOWED_TYPES,
     MAX_FILES_PER_REQUEST,
     MAX_UPLOAD_BYTES,
     extension,
-    media_type_for,
+    upload_media_type,
 )
 from adapters.codat.http import UploadPart
-from adapters.cursor import CursorError, parse_timestamp
+from adapters.codat.layout import ListedFile
+from adapters.codat.source import CodatListError, parse_entry
 from adapters.failures import AdapterError, FailureClass
 from adapters.ledger import EntryState, Ledger, LedgerEntry
 from adapters.retry import Retrier
@@ -94,13 +105,28 @@ def check_upload(name: str, size: int, *, max_bytes: int = MAX_UPLOAD_BYTES) -> 
 
 def measure(file: UploadFile) -> tuple[int, str]:
     """Size and sha256, streaming the content once."""
+    with file.open() as stream:
+        return _digest(stream)
+
+
+def _digest(stream: IO[bytes]) -> tuple[int, str]:
     digest = hashlib.sha256()
     size = 0
-    with file.open() as stream:
-        while chunk := stream.read(CHUNK):
-            size += len(chunk)
-            digest.update(chunk)
+    while chunk := stream.read(CHUNK):
+        size += len(chunk)
+        digest.update(chunk)
     return size, digest.hexdigest()
+
+
+def _readable_listing(files: Sequence[shared.File], *, company_id: str, zone: tzinfo) -> list[ListedFile]:
+    """The listing, skipping entries without a name or a readable time (they prove nothing)."""
+    out: list[ListedFile] = []
+    for position, entry in enumerate(files):
+        try:
+            out.append(parse_entry(entry, position, company_id=company_id, default_tz=zone))
+        except CodatListError:
+            continue
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,27 +269,47 @@ class CodatUploader:
             self.sleep(self.settle - age)
 
     def _arrived(self, candidates: Sequence[_Checked], since: datetime) -> dict[str, str]:
-        """Which candidates already show in the company's file list (key -> uploaded)."""
+        """Which candidates provably arrived already (key -> the listing's ``uploaded``).
+
+        A listed file counts only when it is *ours*: listed with the same name at or
+        after the pending mark (minus ``skew``), and its bytes in that day's archive
+        have our size and sha256. Another uploader's file of the same name, or a file
+        the archive cannot account for, proves nothing, so the candidate is sent again.
+        Each arrived file is claimed once, so two pending files of one name are told
+        apart by their content.
+        """
         if not candidates:
             return {}
         listing = self.retrier.call(lambda: self.client.list_files(self.company_id), step="codat.reconcile")
+        listed = _readable_listing(listing, company_id=self.company_id, zone=self.client.settings.zone)
+        names = {c.file.name for c in candidates}
         bound = since - self.skew
-        zone = self.client.settings.zone
-        seen: dict[str, list[str]] = {}
-        for entry in listing:
-            if not isinstance(entry.file_name, str) or not isinstance(entry.uploaded, str):
-                continue
-            try:
-                when = parse_timestamp(entry.uploaded, default_tz=zone)
-            except CursorError:
-                continue
-            if when >= bound:
-                seen.setdefault(entry.file_name, []).append(entry.uploaded)
+        recent = [f for f in listed if f.file_name in names and f.uploaded >= bound]
+        if not recent:
+            return {}
+        with tempfile.TemporaryDirectory(prefix="codat-reconcile-") as workdir:
+            reader = DayReader(
+                self.client, self.company_id, retrier=self.retrier, workdir=Path(workdir), logger=self.logger
+            )
+            located = reader.locate(listed, recent)
+            arrived_content: dict[tuple[str, int, str], list[str]] = defaultdict(list)
+            for found in located.found:
+                with found.archive.open_member(found.member) as stream:
+                    size, sha = _digest(stream)
+                arrived_content[(found.listed.file_name, size, sha)].append(found.listed.uploaded_raw)
         arrived: dict[str, str] = {}
         for checked in candidates:
-            times = seen.get(checked.file.name)
+            times = arrived_content.get((checked.file.name, checked.size, checked.sha256))
             if times:
                 arrived[checked.file.key] = times.pop(0)
+        unproven = [c.file.name for c in candidates if c.file.key not in arrived]
+        if unproven and self.logger is not None:
+            self.logger.warn(
+                f"codat upload: {len(unproven)} pending files not found with their content "
+                f"({len(recent)} same-named files listed since the attempt); sending them again",
+                step="codat.reconcile",
+                detail={"files": unproven[:20], "listed_same_name": len(recent)},
+            )
         return arrived
 
     # -- sending ------------------------------------------------------------------------
@@ -294,7 +340,7 @@ class CodatUploader:
             streams = [c.file.open() for c in remaining]
             try:
                 parts: list[UploadPart] = [
-                    (c.file.name, stream, c.file.media_type or media_type_for(c.file.name))
+                    (c.file.name, stream, upload_media_type(c.file.name, c.file.media_type))
                     for c, stream in zip(remaining, streams, strict=True)
                 ]
                 result.requests += 1

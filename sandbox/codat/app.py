@@ -6,7 +6,11 @@ Close enough to the real API that the ``codat-files`` SDK runs against it unmodi
 parts named ``file`` (at most 20 per request, 10 MB each, Codat's allowed types, else
 400 with a ``validation`` body), 402 in quota mode, 404 for unknown companies and
 connections. Admin endpoints under ``/_sandbox/codat`` seed data, add files, plant
-malicious archives, switch quota mode and return what was uploaded (ground truth).
+malicious archives, switch quota mode, lose upload answers and return what was uploaded
+(ground truth). What Codat has not confirmed (archive layout, duplicate numbering, what
+``?date=`` selects, the empty-day answer, the error body shape, rate-limit headers) follows
+the store's :class:`~sandbox.codat.variants.CodatVariant`, set at start-up
+(``variant=``), with the seed, or through ``PUT /_sandbox/codat/variant``.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import base64
 import hashlib
 import secrets
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,11 +33,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sandbox.admin import install_faults
 from sandbox.codat.archives import MALICIOUS_KINDS, build_archive, build_malicious
 from sandbox.codat.seed import Company, StoredFile, generate, load_seed
+from sandbox.codat.variants import CodatVariant
 from sandbox.faults import FaultPlan, FaultState
 
 ALLOWED = {"pdf", "xls", "xlsx", "xlsb", "csv", "doc", "docx", "ppt", "pptx", "jpeg", "jpg", "png"}
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_FILES = 20
+#: the daily quota the rate-limit headers count down (1,000 x (1 + one active company))
+RATE_LIMIT = 2000
 
 _REASONS = {
     400: "Bad Request",
@@ -48,14 +55,28 @@ _REASONS = {
 }
 
 
+#: the spec's own examples label some errors with another statusCode (copy-paste slips)
+_MISLABELLED = {402: 429, 503: 500, 404: 400, 401: 403}
+
+
 def error_body(
-    status: int, message: str | None = None, validation: list[str] | None = None
+    status: int, message: str | None = None, validation: list[str] | None = None, *, shape: str = "spec"
 ) -> dict[str, Any]:
-    """Codat's ``ErrorMessage`` shape."""
+    """Codat's ``ErrorMessage``, in one of the shapes the docs show (see :mod:`sandbox.codat.variants`)."""
+    text = message or _REASONS.get(status, "Error")
+    if shape == "docs":
+        # the docs' 402 example: no canBeRetried / detailedErrorCode, messages under validation
+        return {
+            "statusCode": status,
+            "service": "PublicApi",
+            "error": text,
+            "correlationId": "00000000-0000-0000-0000-000000000000",
+            "validation": {"errors": [{"message": m} for m in (validation or [text])], "warnings": []},
+        }
     body: dict[str, Any] = {
-        "statusCode": status,
+        "statusCode": _MISLABELLED.get(status, status) if shape == "mislabelled" else status,
         "service": "PublicApi",
-        "error": message or _REASONS.get(status, "Error"),
+        "error": text,
         "correlationId": secrets.token_hex(16),
         "canBeRetried": "Unknown",
         "detailedErrorCode": 0,
@@ -68,14 +89,9 @@ def error_body(
     return body
 
 
-def _error(
-    status: int, message: str | None = None, validation: list[str] | None = None, **headers: str
-) -> JSONResponse:
-    return JSONResponse(error_body(status, message, validation), status_code=status, headers=headers or None)
-
-
 class SeedRequest(BaseModel):
     overrides: dict[str, Any] = Field(default_factory=dict)
+    variant: dict[str, str] = Field(default_factory=dict)
 
 
 class AddFile(BaseModel):
@@ -99,13 +115,14 @@ class QuotaRequest(BaseModel):
 class CodatStore:
     """All sandbox state, behind one lock (the app may serve requests from several threads)."""
 
-    def __init__(self, config: dict[str, Any], zone: str) -> None:
+    def __init__(self, config: dict[str, Any], zone: str, variant: CodatVariant) -> None:
         self.lock = threading.Lock()
         self.zone = ZoneInfo(zone)
-        self.reseed(config)
+        self.reseed(config, variant)
 
-    def reseed(self, config: dict[str, Any]) -> None:
+    def reseed(self, config: dict[str, Any], variant: CodatVariant | None = None) -> None:
         with self.lock:
+            self.variant = variant or CodatVariant()
             self.config = config
             self.api_key: str = config.get("api_key", "sandbox-codat-api-key")
             self.companies: dict[str, Company] = generate(config)
@@ -113,13 +130,29 @@ class CodatStore:
             self.uploads: list[dict[str, Any]] = []
             self.upload_requests = 0
             self.quota_exceeded = False
+            self.requests_today = 0
+            self.lose_upload_answers = 0
+
+    def moment(self, raw: str) -> datetime:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        return moment.replace(tzinfo=self.zone) if moment.tzinfo is None else moment
 
     def epoch(self, raw: str) -> float:
-        text = raw.replace("Z", "+00:00")
-        moment = datetime.fromisoformat(text)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=self.zone)
-        return moment.timestamp()
+        return self.moment(raw).timestamp()
+
+    def selected_date(self, raw: str) -> str:
+        """The date ``?date=`` files this upload under, as the variant's ``date_rule`` says."""
+        rule = self.variant.date_rule
+        if rule == "raw":
+            return raw[:10]
+        zone = UTC if rule == "utc" else self.zone
+        return self.moment(raw).astimezone(zone).date().isoformat()
+
+    def error(
+        self, status: int, message: str | None = None, validation: list[str] | None = None, **headers: str
+    ) -> JSONResponse:
+        body = error_body(status, message, validation, shape=self.variant.error_body)
+        return JSONResponse(body, status_code=status, headers=headers or None)
 
 
 def create_app(
@@ -128,14 +161,18 @@ def create_app(
     api_key: str | None = None,
     local_timezone: str = "UTC",
     plan: dict[str, Any] | None = None,
+    variant: dict[str, str] | None = None,
 ) -> FastAPI:
     config = load_seed(seed_overrides)
     if api_key is not None:
         config["api_key"] = api_key
-    store = CodatStore(config, local_timezone)
+    store = CodatStore(config, local_timezone, CodatVariant.from_mapping(variant))
+    _error = store.error
     app = FastAPI(title="Codat Files sandbox", openapi_url=None, docs_url=None, redoc_url=None)
     app.state.store = store
-    state = FaultState(lambda status: error_body(status), FaultPlan(**(plan or {})))
+    state = FaultState(
+        lambda status: error_body(status, shape=store.variant.error_body), FaultPlan(**(plan or {}))
+    )
     app.state.faults = state
 
     def guard(request: Request, company_id: str, connection_id: str | None = None) -> JSONResponse | Company:
@@ -173,14 +210,20 @@ def create_app(
             return _error(400, f"Invalid date '{date}'", [f"'{date}' is not a valid date"])
         with store.lock:
             chosen = [
-                (i, f, store.epoch(f.uploaded))
+                (i, f, store.epoch(f.uploaded), store.selected_date(f.uploaded))
                 for i, f in enumerate(company.files)
-                if day is None or f.uploaded[:10] == day
+                if day is None or store.selected_date(f.uploaded) == day
             ]
             kind = store.malicious.get((company_id, day or ""))
+            variant = store.variant
         state.count("codat_downloads")
-        content = build_malicious(kind, [f for _, f, _ in chosen]) if kind else build_archive(chosen)
-        return Response(content, media_type="application/octet-stream")
+        if kind:
+            return Response(build_malicious(kind, chosen, variant), media_type="application/octet-stream")
+        if not chosen and day is not None and variant.empty_day == "404":
+            return _error(404, f"No files were uploaded on {day}")
+        if not chosen and day is not None and variant.empty_day == "204":
+            return Response(status_code=204)
+        return Response(build_archive(chosen, variant), media_type="application/octet-stream")
 
     @app.post("/companies/{company_id}/connections/{connection_id}/files")
     async def upload(company_id: str, connection_id: str, request: Request) -> Any:
@@ -232,6 +275,12 @@ def create_app(
                         "request": request_no,
                     }
                 )
+            lose = store.lose_upload_answers > 0
+            if lose:
+                store.lose_upload_answers -= 1
+        if lose:
+            # stored, but the answer never reaches the client (a gateway gave up waiting)
+            return _error(502)
         return Response(status_code=200)
 
     # -- admin ----------------------------------------------------------------------------
@@ -239,9 +288,28 @@ def create_app(
     prefix = "/_sandbox/codat"
 
     @app.post(f"{prefix}/seed")
-    def reseed(body: SeedRequest) -> dict[str, Any]:
-        store.reseed(load_seed(body.overrides))
+    def reseed(body: SeedRequest) -> Any:
+        try:
+            variant = CodatVariant.from_mapping(body.variant)
+        except ValueError as exc:
+            return _error(400, str(exc))
+        store.reseed(load_seed(body.overrides), variant)
         return {"companies": {cid: len(c.files) for cid, c in store.companies.items()}}
+
+    @app.put(f"{prefix}/variant")
+    def set_variant(body: dict[str, str]) -> Any:
+        """Switch the unconfirmed behaviours (:mod:`sandbox.codat.variants`) without reseeding."""
+        try:
+            variant = CodatVariant.from_mapping(body)
+        except ValueError as exc:
+            return _error(400, str(exc))
+        with store.lock:
+            store.variant = variant
+        return variant.as_dict()
+
+    @app.get(f"{prefix}/variant")
+    def get_variant() -> dict[str, str]:
+        return store.variant.as_dict()
 
     @app.get(f"{prefix}/companies/{{company_id}}/files")
     def all_files(company_id: str) -> Any:
@@ -292,6 +360,13 @@ def create_app(
             store.malicious.clear()
         return {"cleared": count}
 
+    @app.put(f"{prefix}/lose-upload-answers")
+    def lose_answers(body: dict[str, int]) -> dict[str, int]:
+        """The next ``count`` uploads are stored and then answered 502, as if the answer was lost."""
+        with store.lock:
+            store.lose_upload_answers = int(body.get("count", 1))
+        return {"count": store.lose_upload_answers}
+
     @app.put(f"{prefix}/quota")
     def quota(body: QuotaRequest) -> dict[str, bool]:
         with store.lock:
@@ -320,6 +395,21 @@ def create_app(
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         messages = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()]
         return _error(400, "Bad Request", messages)
+
+    @app.middleware("http")
+    async def rate_limit_headers(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        if store.variant.rate_headers == "x_rate_limit" and not request.url.path.startswith("/_sandbox"):
+            with store.lock:
+                store.requests_today += 1
+                used = store.requests_today
+            midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(
+                days=1
+            )
+            response.headers["X-Rate-Limit-Limit"] = str(RATE_LIMIT)
+            response.headers["X-Rate-Limit-Remaining"] = str(max(0, RATE_LIMIT - used))
+            response.headers["X-Rate-Limit-Reset"] = midnight.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return response
 
     install_faults(app, state)
     return app

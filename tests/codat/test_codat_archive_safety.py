@@ -1,4 +1,8 @@
-"""Archive safety: every unsafe shape is refused before any member is read."""
+"""Archive safety: every unsafe member is refused before any member is read, one by one.
+
+A refused member never blocks the other members of its archive; only what makes the
+whole archive unsafe to touch (too many members, too large an expansion) refuses it all.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +19,7 @@ from adapters.codat.archive import (
     UnsafeArchiveError,
     check_member_name,
 )
-from adapters.codat.layout import ListedFile, member_names, numbered_name
 from adapters.codat.settings import ArchiveLimits
-from adapters.cursor import parse_timestamp
 
 LIMITS = ArchiveLimits()
 
@@ -40,10 +42,14 @@ def open_safe(path: Path, limits: ArchiveLimits = LIMITS) -> SafeArchive:
 def test_dangerous_names_are_refused(tmp_path: Path, name: str) -> None:
     assert check_member_name(name) is not None
     path = make_zip(tmp_path / "a.zip", [("ok.pdf", b"fine"), (name, b"evil")])
-    with pytest.raises(UnsafeArchiveError) as info:
-        open_safe(path)
-    assert "2026-01-05" in str(info.value)
-    assert info.value.member == name
+    archive = open_safe(path)
+    assert list(archive.members) == ["ok.pdf"]
+    assert set(archive.refused) == {name}
+    assert archive.refused[name].startswith("refused:")
+    with archive.open_member("ok.pdf") as stream:
+        assert stream.read() == b"fine"
+    with pytest.raises(ArchiveLayoutError, match="no such member"):
+        archive.open_member(name)
 
 
 def test_nul_and_empty_names_are_refused() -> None:
@@ -61,9 +67,11 @@ def test_symlink_member_is_refused(tmp_path: Path) -> None:
     info = zipfile.ZipInfo("statement.pdf")
     info.create_system = 3
     info.external_attr = (stat.S_IFLNK | 0o777) << 16
-    path = make_zip(tmp_path / "a.zip", [(info, b"/etc/passwd")])
-    with pytest.raises(UnsafeArchiveError, match="link"):
-        open_safe(path)
+    path = make_zip(tmp_path / "a.zip", [(info, b"/etc/passwd"), ("other.pdf", b"x")])
+    archive = open_safe(path)
+    assert "link" in archive.refused["statement.pdf"]
+    assert list(archive.members) == ["other.pdf"]
+    assert archive.names == ["other.pdf", "statement.pdf"]
 
 
 def test_fifo_member_is_refused(tmp_path: Path) -> None:
@@ -71,8 +79,7 @@ def test_fifo_member_is_refused(tmp_path: Path) -> None:
     info.create_system = 3
     info.external_attr = (stat.S_IFIFO | 0o644) << 16
     path = make_zip(tmp_path / "a.zip", [(info, b"")])
-    with pytest.raises(UnsafeArchiveError, match="special file"):
-        open_safe(path)
+    assert "special file" in open_safe(path).refused["pipe.csv"]
 
 
 def test_regular_unix_file_mode_is_fine(tmp_path: Path) -> None:
@@ -96,15 +103,15 @@ def test_total_expanded_size_limit(tmp_path: Path) -> None:
 
 
 def test_zip_bomb_ratio(tmp_path: Path) -> None:
-    path = make_zip(tmp_path / "a.zip", [("zeros.csv", b"\0" * (3 * 1024 * 1024))])
-    with pytest.raises(UnsafeArchiveError, match="compression ratio"):
-        open_safe(path)
+    path = make_zip(tmp_path / "a.zip", [("zeros.csv", b"\0" * (3 * 1024 * 1024)), ("ok.csv", b"a")])
+    archive = open_safe(path)
+    assert "compression ratio" in archive.refused["zeros.csv"]
+    assert list(archive.members) == ["ok.csv"]
 
 
 def test_member_size_limit(tmp_path: Path) -> None:
     path = make_zip(tmp_path / "a.zip", [("big.csv", b"x" * 5000)])
-    with pytest.raises(UnsafeArchiveError, match="expands to 5000"):
-        open_safe(path, ArchiveLimits(max_member_bytes=4096))
+    assert "expands to 5000" in open_safe(path, ArchiveLimits(max_member_bytes=4096)).refused["big.csv"]
 
 
 def test_encrypted_member_is_refused(tmp_path: Path) -> None:
@@ -115,8 +122,7 @@ def test_encrypted_member_is_refused(tmp_path: Path) -> None:
         at = raw.find(signature)
         raw[at + offset] |= 0x1
     path.write_bytes(bytes(raw))
-    with pytest.raises(UnsafeArchiveError, match="encrypted"):
-        open_safe(path)
+    assert "encrypted" in open_safe(path).refused["secret.pdf"]
 
 
 def test_not_a_zip_names_the_archive(tmp_path: Path) -> None:
@@ -134,8 +140,9 @@ def test_duplicate_member_names_are_ambiguous(tmp_path: Path) -> None:
         archive.writestr("a.pdf", b"2")
     path = tmp_path / "a.zip"
     path.write_bytes(buffer.getvalue())
-    with pytest.raises(ArchiveLayoutError, match="twice"):
-        open_safe(path)
+    archive = open_safe(path)
+    assert "twice" in archive.refused["a.pdf"]
+    assert not archive.members
 
 
 def test_members_stream_and_directories_are_skipped(tmp_path: Path) -> None:
@@ -163,16 +170,13 @@ def test_corrupt_member_fails_naming_it(tmp_path: Path) -> None:
     assert info.value.member == "x.csv"
 
 
-def _listed(name: str, uploaded: str, position: int) -> ListedFile:
-    return ListedFile(name, None, "Other", uploaded, parse_timestamp(uploaded), position)
-
-
-def test_layout_numbers_same_day_duplicates_in_upload_order() -> None:
-    late = _listed("a.pdf", "2026-01-05T10:00:00Z", 0)
-    early = _listed("a.pdf", "2026-01-05T09:00:00Z", 1)
-    tie = _listed("a.pdf", "2026-01-05T10:00:00Z", 2)
-    other = _listed("b.pdf", "2026-01-05T08:00:00Z", 3)
-    names = member_names([late, early, tie, other])
-    assert names == {early: "a.pdf", late: "a (2).pdf", tie: "a (3).pdf", other: "b.pdf"}
-    assert numbered_name("README", 2) == "README (2)"
-    assert numbered_name("x.tar.gz", 3) == "x.tar (3).gz"
+def test_utf8_names_without_the_utf8_flag_are_read_as_utf8(tmp_path: Path) -> None:
+    path = make_zip(tmp_path / "a.zip", [("Rechnung_Maerz.pdf", b"invoice")])
+    # the same bytes a writer produces when it stores UTF-8 without setting the flag
+    path.write_bytes(path.read_bytes().replace(b"Maerz", "März".encode()))
+    with zipfile.ZipFile(path) as raw:
+        assert raw.namelist() == ["Rechnung_M├ñrz.pdf"]  # what zipfile alone makes of it
+    archive = open_safe(path)
+    assert list(archive.members) == ["Rechnung_März.pdf"]
+    with archive.open_member("Rechnung_März.pdf") as stream:
+        assert stream.read() == b"invoice"

@@ -100,32 +100,36 @@ def test_since_override_backfill_does_not_duplicate(
     assert len(all_documents(context_for(nuntiq_server, customer, settings))) == 24
 
 
-@pytest.mark.parametrize("kind", ["traversal", "symlink"])
-def test_bad_archive_fails_the_run_and_the_cursor_stays(
-    codat: RunningServer, nuntiq_server: RunningServer, customer: str, kind: str
+@pytest.mark.parametrize(
+    ("kind", "member"), [("traversal", "../../etc/cron.d/evil"), ("symlink", "link-to-passwd.pdf")]
+)
+def test_a_refused_member_blocks_neither_its_day_nor_later_days(
+    codat: RunningServer, nuntiq_server: RunningServer, customer: str, kind: str, member: str
 ) -> None:
     settings = pull_settings(codat, [SMALL_COMPANY])
     pull.run(context_for(nuntiq_server, customer, settings))
-    context = context_for(nuntiq_server, customer, settings)
-    before = get_delta_state(context.api, "codat_files_test", pull.stream_name(SMALL_COMPANY))
-    admin_json(
-        codat,
-        "POST",
-        f"/_sandbox/codat/companies/{SMALL_COMPANY}/files",
-        json={"fileName": "late.pdf", "uploaded": "2026-02-01T09:00:00Z", "sourceType": "Other"},
-    )
+    for name, uploaded in (("late.pdf", "2026-02-01T09:00:00Z"), ("later.pdf", "2026-02-02T09:00:00Z")):
+        admin_json(
+            codat,
+            "POST",
+            f"/_sandbox/codat/companies/{SMALL_COMPANY}/files",
+            json={"fileName": name, "uploaded": uploaded, "sourceType": "Other"},
+        )
     admin_json(
         codat,
         "POST",
         f"/_sandbox/codat/companies/{SMALL_COMPANY}/malicious",
         json={"date": "2026-02-01", "kind": kind},
     )
-    with pytest.raises(Exception, match="2026-02-01") as info:
-        pull.run(context_for(nuntiq_server, customer, settings))
-    assert "refused" in str(info.value)
-    after = get_delta_state(context.api, "codat_files_test", pull.stream_name(SMALL_COMPANY))
-    assert before is not None and after is not None and after["cursor"] == before["cursor"]
-    assert len(all_documents(context)) == 24  # nothing from the bad archive
+    run_context = context_for(nuntiq_server, customer, settings)
+    result = pull.run(run_context)["companies"][SMALL_COMPANY]
+    assert result["uploaded"] == 2  # the bad member's day-mate and the next day's file
+    (refused,) = result["refused"]
+    assert "2026-02-01" in refused and member in refused and "refused" in refused
+    errors = [r for r in run_context.logger.records if r.get("level") == "error"]
+    assert any(member in str(r) for r in errors)
+    names = {d["files"][0]["file_name"] for d in all_documents(run_context)}
+    assert {"late.pdf", "later.pdf"} <= names and len(names) <= 26
 
 
 def test_quota_fails_at_once_naming_the_account_limit(

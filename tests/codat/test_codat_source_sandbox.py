@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from adapters.codat.archive import ArchiveLayoutError, UnsafeArchiveError
+from adapters.codat.archive import ArchiveLayoutError
 from adapters.codat.client import ArchiveTooLarge, CodatFilesClient
+from adapters.codat.days import Refusal
 from adapters.codat.errors import classify
 from adapters.codat.settings import ArchiveLimits, CodatSettings
 from adapters.codat.source import CodatFilesSource
@@ -95,18 +96,23 @@ def test_documents_stay_readable_after_the_generator_ends(source: CodatFilesSour
 
 
 @pytest.mark.parametrize(
-    ("kind", "error", "text"),
+    ("kind", "text", "files_refused"),
     [
-        ("traversal", UnsafeArchiveError, "climbs out"),
-        ("absolute", UnsafeArchiveError, "absolute"),
-        ("symlink", UnsafeArchiveError, "link"),
-        ("bomb", UnsafeArchiveError, "compression ratio"),
-        ("not_zip", ArchiveLayoutError, "not a zip"),
-        ("missing", ArchiveLayoutError, "is not in the archive"),
+        ("traversal", "climbs out", 0),
+        ("absolute", "absolute", 0),
+        ("symlink", "link", 0),
+        ("bomb", "compression ratio", 0),
+        ("not_zip", "not a zip", 30),
+        ("missing", "the archive holds", None),
     ],
 )
-def test_bad_archives_fail_loudly_naming_the_date(
-    source: CodatFilesSource, codat: RunningServer, kind: str, error: type[Exception], text: str
+def test_a_bad_archive_is_refused_item_by_item_naming_the_date(
+    source: CodatFilesSource,
+    codat: RunningServer,
+    log: RecordingLogger,
+    kind: str,
+    text: str,
+    files_refused: int,
 ) -> None:
     admin_json(
         codat,
@@ -114,9 +120,37 @@ def test_bad_archives_fail_loudly_naming_the_date(
         f"/_sandbox/codat/companies/{COMPANY}/malicious",
         json={"date": "2026-01-07", "kind": kind},
     )
-    with pytest.raises(error, match=text) as info:
-        list(source.fetch_since(datetime(2026, 1, 7, tzinfo=UTC)))
-    assert "2026-01-07" in str(info.value)
+    handed_over: list[Refusal] = []
+    source.on_refusal = handed_over.append  # the quarantine hook
+    items = list(source.fetch_since(datetime(2026, 1, 7, tzinfo=UTC)))
+    by_day = {i.metadata["archive_date"] for i in items}
+    assert {f"2026-01-{d:02d}" for d in range(8, 15)} <= by_day  # later days are not blocked
+    refused = source.refusals
+    assert refused and all(r.day == "2026-01-07" for r in refused)
+    assert all(text in r.reason for r in refused)
+    refused_files = [r.listed for r in refused if r.listed is not None]
+    if files_refused is None:
+        # the day's earliest upload is missing: it alone, or it and the same-named files
+        # the archive can then no longer tell apart, are refused
+        assert refused_files and len({f.file_name for f in refused_files}) == 1
+    else:
+        assert len(refused_files) == files_refused
+    assert len(items) == 240 - len(refused_files)  # 30 files a day from the 7th to the 14th
+    assert handed_over == refused
+    assert len(log.of("error")) == len(refused) and all("2026-01-07" in e[1] for e in log.of("error"))
+
+
+def test_every_wanted_file_unreadable_is_a_layout_error(
+    source: CodatFilesSource, codat: RunningServer
+) -> None:
+    admin_json(
+        codat,
+        "POST",
+        f"/_sandbox/codat/companies/{COMPANY}/malicious",
+        json={"date": "2026-01-14", "kind": "not_zip"},
+    )
+    with pytest.raises(ArchiveLayoutError, match=r"2026-01-14.*not a zip"):
+        list(source.fetch_since(datetime(2026, 1, 14, tzinfo=UTC)))
 
 
 def test_quota_fails_at_once(source: CodatFilesSource, codat: RunningServer, fake_clock: FakeClock) -> None:
@@ -197,3 +231,22 @@ def test_oversized_download_is_refused_and_removed(codat: RunningServer, tmp_pat
         client.download_archive(COMPANY, "2026-01-05", target)
     assert not target.exists()
     client.close()
+
+
+def test_a_failing_refusal_hook_fails_the_fetch_before_any_item(
+    source: CodatFilesSource, codat: RunningServer
+) -> None:
+    admin_json(
+        codat,
+        "POST",
+        f"/_sandbox/codat/companies/{COMPANY}/malicious",
+        json={"date": "2026-01-13", "kind": "symlink"},
+    )
+
+    def store_down(refusal: Refusal) -> None:
+        raise OSError(f"quarantine store unreachable; not kept: {refusal.describe()}")
+
+    source.on_refusal = store_down
+    items = source.fetch_since(datetime(2026, 1, 13, tzinfo=UTC))
+    with pytest.raises(OSError, match=r"link-to-passwd\.pdf"):
+        next(items)

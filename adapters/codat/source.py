@@ -11,9 +11,11 @@ out of the archive.
 
 A file that cannot be delivered this run (its member refused for safety, or the archive
 does not account for it) is a :class:`~adapters.codat.days.Refusal`: logged at error,
-counted in :attr:`CodatFilesSource.refusals`, passed to ``on_refusal`` (the hook a
-quarantine store plugs into), and left undelivered, so the next run tries it again
-however far the cursor has moved. The rest of the run goes on. Only when *every*
+counted in :attr:`CodatFilesSource.refusals`, passed to ``on_refusal``, and yielded as
+a :class:`~adapters.records.RefusedItem` (refetch hint: its day), which the sync driver
+keeps in quarantine before the cursor may pass it. The file stays undelivered, so the
+next run tries it again however far the cursor has moved, and its delivery releases
+the quarantine entry. The rest of the run goes on. Only when *every*
 wanted file fails for a layout reason (nothing refused for safety) does the fetch
 raise :class:`ArchiveLayoutError`: that is a systematic mismatch, not one bad item.
 
@@ -49,7 +51,7 @@ from adapters.codat.layout import DATE_RULES, ListedFile
 from adapters.cursor import CursorError, parse_timestamp
 from adapters.failures import Classifier
 from adapters.protocol import Ordering
-from adapters.records import DocumentItem
+from adapters.records import DocumentItem, RefusedItem
 from adapters.retry import Retrier
 from adapters.runtime import LoggerLike
 
@@ -160,7 +162,7 @@ class CodatFilesSource:
         files = self.retrier.call(lambda: self.client.list_files(self.company_id), step="codat.list_files")
         return parse_listing(files, company_id=self.company_id, default_tz=self.client.settings.zone)
 
-    def fetch_since(self, cursor: datetime | None) -> Iterator[DocumentItem]:
+    def fetch_since(self, cursor: datetime | None) -> Iterator[DocumentItem | RefusedItem]:
         if not self._finalizer.alive:
             raise RuntimeError(f"{self.name}: source is closed")
         listed = self.list_files()
@@ -191,8 +193,7 @@ class CodatFilesSource:
             )
             for note in located.notes:
                 self.logger.info(note, step="codat.match_archive", detail={"company_id": self.company_id})
-        for refusal in located.refusals:
-            self._refuse(refusal)
+        refused = [self._refuse(refusal, cursor) for refusal in located.refusals]
         file_refusals = [r for r in located.refusals if r.listed is not None]
         if wanted and not located.found and file_refusals and not any(r.unsafe for r in located.refusals):
             first = file_refusals[0]
@@ -201,10 +202,17 @@ class CodatFilesSource:
                 f"(date read as {', '.join(DATE_RULES)}); first: {first.describe()}",
                 archive=f"codat company {self.company_id}",
             )
+        yield from refused
         for found in located.found:
             yield self._item(found, cursor)
 
-    def _refuse(self, refusal: Refusal) -> None:
+    def _refuse(self, refusal: Refusal, cursor: datetime | None) -> RefusedItem:
+        """Log and count ``refusal``, and build the envelope the sync driver quarantines.
+
+        The key is the file's usual delivery key (an unclaimed member gets one naming its
+        day and member), so the file's later delivery releases the entry; the refetch
+        hint is the day, the only unit Codat can read again.
+        """
         self.refusals.append(refusal)
         if self.logger is not None:
             self.logger.error(
@@ -220,6 +228,21 @@ class CodatFilesSource:
             )
         if self.on_refusal is not None:
             self.on_refusal(refusal)
+        listed = refusal.listed
+        if listed is not None:
+            key = document_key(self.company_id, listed)
+            late = cursor is not None and listed.uploaded < cursor
+            item_cursor = None if late else listed.uploaded
+        else:
+            key = f"codat:{self.company_id}:member:{refusal.day}:{refusal.member or '?'}"
+            item_cursor = None
+        return RefusedItem(
+            key=key,
+            cursor=item_cursor,
+            reason=refusal.describe(),
+            stream=self.name,
+            refetch={"partition": refusal.day},
+        )
 
     def _item(self, found: Located, cursor: datetime | None) -> DocumentItem:
         listed = found.listed

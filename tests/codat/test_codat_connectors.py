@@ -200,3 +200,72 @@ def test_push_45_documents_42_arrive_in_3_requests(
     again = push.run(context_for(nuntiq_server, customer, settings))
     assert again["uploaded"] == 0 and again["upload_requests"] == 0
     assert admin_json(codat, "GET", "/_sandbox/codat/uploads")["requests"] == 3
+
+
+def test_one_traversal_member_is_quarantined_and_blocks_nothing(
+    codat: RunningServer, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A day whose archive holds a traversal member: every listed file of that day and of
+    later days lands, the refused member is quarantined and listed by the CLI (it belongs
+    to no listed file, so nothing waits on it), and the operator discards it."""
+    import json
+
+    from sandbox.cli import main
+
+    day = "2026-01-07"
+    admin_json(codat, "POST", f"/_sandbox/codat/companies/{SMALL_COMPANY}/malicious",
+               json={"date": day, "kind": "traversal"})
+    settings = pull_settings(codat, [SMALL_COMPANY])
+    settings["customer_number"] = "20010001"
+    settings_file = tmp_path / "settings.json"
+    settings_file.write_text(json.dumps(settings), encoding="utf-8")
+    db = tmp_path / "nuntiq.sqlite3"
+    stream = f"files_{SMALL_COMPANY}"
+
+    def cli(*args: str) -> tuple[int, str]:
+        code = main([*args, "--db", str(db)])
+        return code, capsys.readouterr().out
+
+    try:
+        code, out = cli("run", "codat_pull_files", "--settings", str(settings_file))
+        assert code == 0, out
+        code, listing = cli("quarantine", "list", "codat_files_test", "--settings", str(settings_file))
+    finally:
+        admin_json(codat, "DELETE", "/_sandbox/codat/malicious")
+    assert code == 0
+    held = [line.split()[1] for line in listing.splitlines() if line.startswith(stream)]
+    assert len(held) == 1 and held[0].endswith(f":member:{day}:../../etc/cron.d/evil"), listing
+    assert "climbs out" in listing and '"partition": "2026-01-07"' in listing
+    code, out = cli("run", "codat_pull_files", "--settings", str(settings_file))
+    assert code == 0, out
+    code, out = cli("quarantine", "discard", "codat_files_test", stream, "--all", "--settings", str(settings_file))
+    assert code == 0 and "discarded 1" in out
+    code, listing = cli("quarantine", "list", "codat_files_test", "--settings", str(settings_file))
+    assert stream not in listing
+
+
+def test_a_file_whose_member_is_refused_is_quarantined_then_released(
+    codat: RunningServer, nuntiq_server: RunningServer, customer: str
+) -> None:
+    """A listed file the archive cannot safely give (its member missing) is quarantined
+    with its own delivery key; once the archive is whole again it lands and is released."""
+    from adapters.quarantine import QuarantineStore
+
+    day = "2026-01-07"
+    settings = pull_settings(codat, [SMALL_COMPANY])
+    admin_json(codat, "POST", f"/_sandbox/codat/companies/{SMALL_COMPANY}/malicious",
+               json={"date": day, "kind": "missing"})
+    try:
+        first = pull.run(context_for(nuntiq_server, customer, settings))
+    finally:
+        admin_json(codat, "DELETE", "/_sandbox/codat/malicious")
+    context = context_for(nuntiq_server, customer, settings)
+    store = QuarantineStore(context.api, namespace="codat_files_test")
+    held = list(store.entries(f"files_{SMALL_COMPANY}"))
+    assert held and all(day in e.reason for e in held)
+    assert first["companies"][SMALL_COMPANY]["uploaded"] == 24 - len(held)
+    second = pull.run(context_for(nuntiq_server, customer, settings))
+    assert second["companies"][SMALL_COMPANY]["uploaded"] == len(held)
+    assert list(store.entries(f"files_{SMALL_COMPANY}")) == []
+    names = sorted(d["files"][0]["file_name"] for d in all_documents(context))
+    assert len(names) == 24

@@ -17,7 +17,7 @@ from adapters.codat.errors import classify
 from adapters.codat.settings import ArchiveLimits, CodatSettings
 from adapters.codat.source import CodatFilesSource
 from adapters.failures import AdapterError, FailureClass, RetriesExhausted
-from adapters.records import DocumentItem
+from adapters.records import DocumentItem, RefusedItem
 from adapters.retry import Retrier, RetryPolicy
 from sandbox.server import RunningServer
 from sandbox.testing import FakeClock, RecordingLogger
@@ -122,7 +122,9 @@ def test_a_bad_archive_is_refused_item_by_item_naming_the_date(
     )
     handed_over: list[Refusal] = []
     source.on_refusal = handed_over.append  # the quarantine hook
-    items = list(source.fetch_since(datetime(2026, 1, 7, tzinfo=UTC)))
+    fetched = list(source.fetch_since(datetime(2026, 1, 7, tzinfo=UTC)))
+    items = [i for i in fetched if isinstance(i, DocumentItem)]
+    envelopes = [i for i in fetched if isinstance(i, RefusedItem)]
     by_day = {i.metadata["archive_date"] for i in items}
     assert {f"2026-01-{d:02d}" for d in range(8, 15)} <= by_day  # later days are not blocked
     refused = source.refusals
@@ -137,6 +139,11 @@ def test_a_bad_archive_is_refused_item_by_item_naming_the_date(
         assert len(refused_files) == files_refused
     assert len(items) == 240 - len(refused_files)  # 30 files a day from the 7th to the 14th
     assert handed_over == refused
+    # every refusal is also yielded for the quarantine, keyed like the file, hinted by its day
+    assert len(envelopes) == len(refused)
+    assert all(e.refetch == {"partition": "2026-01-07"} and e.reason for e in envelopes)
+    delivered = {i.key for i in items}
+    assert not delivered & {e.key for e in envelopes}
     assert len(log.of("error")) == len(refused) and all("2026-01-07" in e[1] for e in log.of("error"))
 
 

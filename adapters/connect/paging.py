@@ -250,7 +250,8 @@ class KeysetReader:
             if previous is not None and value < previous:
                 raise ConnectPageError(
                     f"GET {self.path}: records not ordered by {field!r} "
-                    f"(record {item.get(self.key_field)!r} at {value.isoformat()} after {previous.isoformat()})"
+                    f"(record {item.get(self.key_field)!r} at {value.isoformat()} "
+                    f"after {previous.isoformat()})"
                 )
             previous = value
             values.append(value)
@@ -268,7 +269,8 @@ class KeysetReader:
             return parse_timestamp(raw)
         except CursorError:
             raise ConnectPageError(
-                f"GET {self.path}: record {item.get(self.key_field)!r} has no usable {field!r} value ({raw!r})"
+                f"GET {self.path}: record {item.get(self.key_field)!r} "
+                f"has no usable {field!r} value ({raw!r})"
             ) from None
 
     # -- a tie group split by id prefix ------------------------------------------------------

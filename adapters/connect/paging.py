@@ -28,7 +28,7 @@ from connect.client import ClientError, ConnectClient, R
 
 from adapters.connect.errors import ConnectPageError
 from adapters.connect.query import KeysetPosition, build_query_string, keyset_filter, rql_time
-from adapters.connect.ties import IdRange, fits_budget, unsafe_id
+from adapters.connect.ties import TIE_ID_BUDGET, IdRange, fits_budget, unsafe_id
 from adapters.cursor import CursorError, parse_timestamp
 from adapters.failures import AdapterError, Failure, FailureClass
 from adapters.paging import Page, PagingError, iter_pages
@@ -165,6 +165,7 @@ class KeysetReader:
         step: str,
         select: Sequence[str] = (),
         key_field: str = "id",
+        tie_budget: int = TIE_ID_BUDGET,
     ) -> None:
         if not order_fields:
             raise ValueError("keyset paging needs at least one order field")
@@ -176,6 +177,8 @@ class KeysetReader:
         self.step = step
         self.select = tuple(select)
         self.key_field = key_field
+        #: characters an ``out(id,(...))`` list may take before a tie group is read on its own
+        self.tie_budget = tie_budget
         #: requests sent, and the longest request target, for callers that report them
         self.requests = 0
         self.longest_target = 0
@@ -222,7 +225,7 @@ class KeysetReader:
                 overflow: list[KeysetPosition] = overflow,
             ) -> KeysetPosition | None:
                 following = self._after(at, page.items, field)
-                if not fits_budget(following.tie_ids):
+                if not fits_budget(following.tie_ids, self.tie_budget):
                     overflow.append(following)
                     return None
                 return following
@@ -280,7 +283,7 @@ class KeysetReader:
         pending: list[tuple[IdRange, frozenset[str]]] = [(IdRange(), known)]
         while pending:
             part, seen = pending.pop()
-            if not fits_budget(seen):
+            if not fits_budget(seen, self.tie_budget):
                 self._check_splittable(seen)
                 pending.extend(part.split(seen))
                 continue
@@ -296,7 +299,7 @@ class KeysetReader:
                 ids: frozenset[str], page: Page[dict[str, Any]], grown: list[frozenset[str]] = grown
             ) -> frozenset[str] | None:
                 following = ids | {str(item.get(self.key_field)) for item in page.items}
-                if not fits_budget(following):
+                if not fits_budget(following, self.tie_budget):
                     grown.append(following)
                     return None
                 return following

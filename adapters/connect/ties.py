@@ -23,6 +23,8 @@ outer keyset filter again at its new value.
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -66,12 +68,14 @@ class IdRange:
         return len(value) == len(self.prefix) or value[len(self.prefix)] not in self.excluded
 
     def rql(self, key_field: str = "id") -> R:
-        query = R()
+        terms: list[R] = []
         if self.prefix:
-            query &= R().n(key_field).like(f"{self.prefix}*")
-        for char in sorted(self.excluded):
-            query &= ~R().n(key_field).like(f"{self.prefix}{char}*")
-        return query
+            terms.append(R().n(key_field).like(f"{self.prefix}*"))
+        terms += [~R().n(key_field).like(f"{self.prefix}{char}*") for char in sorted(self.excluded)]
+        if not terms:
+            return R()
+        # combined from the first term: ``R() & ~x`` drops the negation (connect-openapi-client)
+        return functools.reduce(operator.and_, terms)
 
     def split(self, known: Iterable[str]) -> list[tuple[IdRange, frozenset[str]]]:
         """The parts of this range, each with the ids of ``known`` that fall into it.

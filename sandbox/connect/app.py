@@ -169,6 +169,7 @@ class ConnectData:
     def load(self, seed: int, counts: dict[str, int] | None) -> None:
         self.variants = getattr(self, "variants", ConnectVariants())
         self.longest_target = 0
+        self.answered_pages = 0
         data, gen = generate(seed, counts)
         self.seed = seed
         self.gen: Generator = gen
@@ -366,12 +367,24 @@ def create_app(
                     state.count("connect_mutated", len(touched))
         except QueryError as exc:
             return _error(400, str(exc))
-        first = parsed.offset
+        state.count("connect_pages")
+        return paged(items, body, parsed.offset, total)
+
+    def paged(items: list[Any], body: str, first: int, total: int) -> Response:
+        """A list answer with its ``Content-Range``, after the variants' lies."""
+        variants = store.variants
+        if items and variants.empty_page_every:
+            with store.lock:
+                store.answered_pages += 1
+                blank = store.answered_pages % variants.empty_page_every == 0
+            if blank:
+                state.count("connect_blank_pages")
+                items, body = [], "[]"
+        total = int(total * variants.total_factor)
         if items:
             content_range = f"items {first}-{first + len(items) - 1}/{total}"
         else:
             content_range = f"items {first}-{first}/{total}" if total else "items 0-0/0"
-        state.count("connect_pages")
         return Response(body, media_type="application/json", headers={"Content-Range": content_range})
 
     def register(name: str, path: str) -> None:
@@ -418,12 +431,7 @@ def create_app(
             page = [
                 dict(e, file=f"{PREFIX}/billing/batches/{batch_id}/files/{e['id']}/download") for e in page
             ]
-        total = len(entries)
-        if page:
-            content_range = f"items {parsed.offset}-{parsed.offset + len(page) - 1}/{total}"
-        else:
-            content_range = f"items {parsed.offset}-{parsed.offset}/{total}" if total else "items 0-0/0"
-        return _json(page, {"Content-Range": content_range})
+        return paged(page, json.dumps(page), parsed.offset, len(entries))
 
     @app.get(f"{PREFIX}/partners")
     def list_partners(request: Request) -> Response:

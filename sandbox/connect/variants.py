@@ -41,6 +41,11 @@ class ConnectVariants(BaseModel):
     max_limit: Literal["clamp_1000", "refuse_over_100", "clamp_250"] = "clamp_1000"
     #: longest request target (path + query) accepted; longer ones get 414, as from a proxy
     max_target_bytes: int = Field(8192, ge=256)
+    # Lies, not variants (never in the cross product): how a list can mislead a page loop.
+    #: the ``Content-Range`` total is multiplied by this (below 1: a total smaller than the truth)
+    total_factor: float = Field(1.0, ge=0)
+    #: every Nth list answer that has items is sent as an empty page instead (0 = never)
+    empty_page_every: int = Field(0, ge=0)
 
     def label(self) -> str:
         changed = self.model_dump(exclude_defaults=True)

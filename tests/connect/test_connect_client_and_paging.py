@@ -18,8 +18,8 @@ from adapters.connect import (
     open_download,
 )
 from adapters.connect.paging import parse_content_range
-from adapters.paging import Page, iter_offset
 from adapters.failures import AdapterError, FailureClass
+from adapters.paging import Page, iter_offset
 from adapters.retry import Retrier
 from sandbox.connect.app import DEFAULT_API_KEY
 from sandbox.connect.seed import MEDIA_FOLDER

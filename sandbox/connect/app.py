@@ -293,6 +293,12 @@ class GenerateRequest(BaseModel):
         return counts
 
 
+class TieRequest(BaseModel):
+    collection: str = "listings"
+    count: int = Field(..., ge=1)
+    same_created: bool = True
+
+
 class MutateRequest(BaseModel):
     collection: str = "listings"
     fraction: float = Field(0.0, ge=0, le=1)
@@ -549,6 +555,23 @@ def create_app(
     def admin_truth() -> Response:
         with store.lock:
             return _json(store.truth())
+
+    @app.post(f"{admin}/tie")
+    def admin_tie(body: TieRequest) -> JSONResponse:
+        """Stamp ``count`` records with one ``updated`` value (and ``created`` too, as a
+        bulk import would), the way a bulk operation does; answers the value used."""
+        coll = store.collections.get(body.collection)
+        if coll is None or body.collection not in ("listings", "requests"):
+            return _error(400, f"ties are made on listings or requests, not {body.collection!r}")
+        with store.lock:
+            at = ts(store.now(), micro=True)
+            keys = sorted(coll.records)[: body.count]
+            for key in keys:
+                record = dict(coll.records[key], updated=at)
+                if body.same_created:
+                    record["created"] = at
+                coll.put(record)
+        return JSONResponse({"at": at, "count": len(keys)})
 
     @app.put(f"{admin}/variants")
     def admin_variants(body: dict[str, Any]) -> JSONResponse:

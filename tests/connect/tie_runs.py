@@ -47,7 +47,8 @@ def run_tie_group(connect: RunningServer, nuntiq: RunningServer, count: int, *, 
     # 10% of the tie group moves while it is paged: mutate_rate is per record served
     connect.set_faults(page_size_cap=cap, mutate_rate=0.1, seed=3, path_pattern="/listings")
     started = time.perf_counter()
-    first = connect_pull_suppliers.run(nuntiq_context(nuntiq, settings=config, params={"lookback_days": 3650}))
+    first_context = nuntiq_context(nuntiq, settings=config, params={"lookback_days": 3650})
+    first = connect_pull_suppliers.run(first_context)
     first_seconds = time.perf_counter() - started
     stats = connect.stats()
     connect.set_faults(page_size_cap=cap)

@@ -41,7 +41,9 @@ def all_pages(context: Any, path: str) -> list[dict[str, Any]]:
         page += 1
 
 
-def run_connectors(connect: RunningServer, nuntiq: RunningServer, variants: ConnectVariants, seed: int) -> None:
+def run_connectors(
+    connect: RunningServer, nuntiq: RunningServer, variants: ConnectVariants, seed: int
+) -> None:
     """Both connectors under ``variants``; raises AssertionError naming what went wrong."""
     reset_connect(connect, seed=seed, counts={"listings": 1500, "billing_batches": 5})
     with connect.admin() as admin:

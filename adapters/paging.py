@@ -11,13 +11,14 @@ nothing left *at the next position*:
 
 * a short page never ends the list (it may be a capped one): the next page is asked;
 * a total never ends the list: a total smaller than what was read is ignored;
-* an empty page ends it, but when the total claims more than was read the empty page
-  is fetched again (``recheck_empty`` times) and, where the caller can name a position
-  beyond it (``look_past``, offset paging), the loop looks there too: items past an
-  empty page are a hole the loop cannot read, so it raises :class:`PagingGapError`
-  instead of returning a list with a hole in it.
+* an empty page ends it only when it is answered again (``recheck_empty`` times): a
+  transient empty page in the middle is then read past even when the total is also
+  too small to contradict it; and when the total claims more than was read and the
+  caller can name a position beyond it (``look_past``, offset paging), the loop looks
+  there too: items past a lasting empty page are a hole the loop cannot read, so it
+  raises :class:`PagingGapError` instead of returning a list with a hole in it.
 
-The cost is one extra request per list (the empty page that confirms the end).
+The cost is two extra requests per list (the empty page that ends it, asked twice).
 The loop knows nothing about HTTP or any one API: ``fetch(position)`` returns a
 :class:`Page` and ``advance(position, page)`` names the next position, so the same
 loop serves offset paging, keyset paging (position = the last key seen) and
@@ -87,7 +88,7 @@ def iter_pages(
         page = fetch(position)
         pages += 1
         rechecks = 0
-        while not page.items and page.claims_more and rechecks < recheck_empty:
+        while not page.items and rechecks < recheck_empty:
             page = fetch(position)
             rechecks += 1
         if not page.items:

@@ -136,6 +136,8 @@ def run(context: Any) -> dict[str, Any]:
     source = Prefetching(
         ListingsSource(client, logger=context.logger, policy=policy, **settings.source_options()),
         lambda listings: partners.prefetch(vendor_ids(listings)),
+        # a page of listings per batch: its vendors fill the in(id,...) chunks best
+        batch_size=settings.page_size,
     )
     mapper = VendorMapper(partners)
     sink = LoadSink.for_context(context, SupplierLoad(context), mapper, name="suppliers")

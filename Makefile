@@ -66,3 +66,12 @@ sandbox: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .nuntiq
+
+# Connect: the full cross product of the sandbox variants, and ties at 50,000 records
+# (one variant at a time and a 3,000-record tie run are inside `make test`).
+.PHONY: variants-connect ties-connect
+variants-connect: $(STAMP)
+	$(BIN)/python -m pytest tests/connect/long_variants.py -q
+
+ties-connect: $(STAMP)
+	$(BIN)/python -m pytest tests/connect/long_ties.py -q -s

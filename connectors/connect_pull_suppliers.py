@@ -56,6 +56,40 @@ def split_headquarters(text: str) -> dict[str, str] | None:
     return address
 
 
+#: keys an address object may use for each supplier address field, most specific first
+_ADDRESS_KEYS = {
+    "street": ("address_line1", "street", "line1", "address"),
+    "city": ("city", "locality"),
+    "country_code": ("country", "country_code", "countryCode"),
+}
+
+
+def headquarters_address(value: Any) -> dict[str, str] | None:
+    """A partner's headquarters as street/city/country_code, from either form it may take.
+
+    The spec types it as one free-text line; an address object (``address_line1``,
+    ``city``, ``country``, as Connect's contact info uses) is accepted too, because no
+    reference confirms which the live service sends.
+    """
+    if isinstance(value, Mapping):
+        address: dict[str, str] = {}
+        for target, keys in _ADDRESS_KEYS.items():
+            found = next((str(value[k]).strip() for k in keys if value.get(k)), "")
+            if found:
+                address[target] = found
+        if "country_code" in address:
+            if _COUNTRY.match(address["country_code"]):
+                address["country_code"] = address["country_code"].upper()
+            else:
+                address.pop("country_code")
+        if "street" in address:
+            address["street"] = address["street"][:255]
+        if "city" in address:
+            address["city"] = address["city"][:120]
+        return address or None
+    return split_headquarters(str(value or ""))
+
+
 def vendor_ids(listings: Iterable[RecordItem]) -> set[str]:
     """The vendor ids a batch of listings names (malformed ones are left to the mapper to report)."""
     ids = set()
@@ -92,7 +126,7 @@ class VendorMapper:
         supplier.supplier_number = vendor_id
         supplier.supplier_name = partner.get("name") or vendor.get("name") or vendor_id
         supplier.is_active = partner.get("status", "active") == "active"
-        address = split_headquarters(str(partner.get("headquarters") or ""))
+        address = headquarters_address(partner.get("headquarters"))
         if address:
             location = supplier.new_location()
             location.location_code = "MAIN"
@@ -114,6 +148,8 @@ def run(context: Any) -> dict[str, Any]:
     source = Prefetching(
         ListingsSource(client, logger=context.logger, policy=policy, **settings.source_options()),
         lambda listings: partners.prefetch(vendor_ids(listings)),
+        # a page of listings per batch: its vendors fill the in(id,...) chunks best
+        batch_size=settings.page_size,
     )
     mapper = VendorMapper(partners)
     sink = LoadSink.for_context(context, SupplierLoad(context), mapper, name="suppliers")

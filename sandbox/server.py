@@ -53,8 +53,16 @@ def _bind_loopback(port: int = 0) -> socket.socket:
 def _uvicorn_server(app: Any) -> Any:
     import uvicorn
 
+    # a service that sets ``app.state.sends_own_date`` adds (or, as a variant, omits) the
+    # Date header itself, so uvicorn must not add one
+    own_date = bool(getattr(getattr(app, "state", None), "sends_own_date", False))
     config = uvicorn.Config(
-        app, log_level="critical", access_log=False, lifespan="off", timeout_keep_alive=30
+        app,
+        log_level="critical",
+        access_log=False,
+        lifespan="off",
+        timeout_keep_alive=30,
+        date_header=not own_date,
     )
     return uvicorn.Server(config)
 

@@ -28,12 +28,19 @@ import requests
 from connect.client import ConnectClient
 from connect.client.utils import get_headers
 
-from adapters.connect.paging import Page, fetch_page, iter_offset
+from adapters.connect.paging import fetch_page
 from adapters.connect.sources import ConnectStreamSource
+from adapters.paging import Page, PagingError, iter_offset
 from adapters.records import DocumentItem, Refetch
 from adapters.retry import Retrier
 
-__all__ = ["BillingBatchFilesSource", "MediaFolderFilesSource", "download", "open_download"]
+__all__ = [
+    "BillingBatchFilesSource",
+    "MediaFolderFilesSource",
+    "download",
+    "download_target",
+    "open_download",
+]
 
 _CHUNK = 64 * 1024
 #: bytes of a download kept in memory before the spool moves to disk
@@ -139,13 +146,37 @@ def _media_type(name: str, declared: str | None) -> str:
     return guessed or "application/octet-stream"
 
 
+#: fields a file entry may carry its download location in, most specific first; the
+#: spec's batch-file schema names none (id, name, type, position), media files use ``file``
+DOWNLOAD_FIELDS = ("file", "url", "download_url", "link", "href")
+
+
+def download_target(entry: Mapping[str, Any]) -> str | None:
+    """The download URL or server path a file entry names, if it names one.
+
+    A location the server gives is preferred to one built by hand: the built path
+    (``/media/folders/streams_batches/{batch}/files/{file}/{name}``) is an assumption
+    no reference confirms.
+    """
+    for name in DOWNLOAD_FIELDS:
+        value = entry.get(name)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+        if isinstance(value, Mapping):  # {"url": ...} or {"href": ...} objects
+            nested = download_target(value)
+            if nested:
+                return nested
+    return None
+
+
 class BillingBatchFilesSource(ConnectStreamSource):
     """Files attached to billing batches created since the cursor.
 
     Batches are keyset-paged by ``events.created.at``; each batch's file list
     (``/billing/batches/{id}/files``) is offset-paged by what arrived; each file is
-    downloaded from the batch's media folder (``streams_batches/{batch id}``) when a
-    sink opens it. Key: ``{batch id}/{file id}``; cursor: the batch's creation time.
+    downloaded when a sink opens it, from the location its entry names or, when it
+    names none, from the batch's media folder (``streams_batches/{batch id}``).
+    Key: ``{batch id}/{file id}``; cursor: the batch's creation time.
     """
 
     def __init__(self, client: ConnectClient, **kwargs: Any) -> None:
@@ -154,13 +185,20 @@ class BillingBatchFilesSource(ConnectStreamSource):
     def _files(self, batch_id: str) -> Iterator[dict[str, Any]]:
         path = f"billing/batches/{quote(batch_id, safe='')}/files"
 
-        def fetch(limit: int, offset: int) -> Page:
+        step = "connect.billing_batch_files.list"
+
+        def fetch(limit: int, offset: int) -> Page[dict[str, Any]]:
             return self.retrier.call(
-                lambda: fetch_page(self.client, path, "", limit=limit, offset=offset),
-                step="connect.billing_batch_files.list",
+                lambda: self.page_size.call(
+                    lambda size: fetch_page(self.client, path, "", limit=size, offset=offset), step=step
+                ),
+                step=step,
             )
 
-        return iter_offset(fetch, limit=self.page_size)
+        try:
+            yield from iter_offset(fetch, limit=self.page_size.value, describe=f"GET {path}")
+        except PagingError as exc:
+            raise self.invalid(str(exc)) from exc
 
     def _opener(self, path: str) -> Callable[[], IO[bytes]]:
         def open_() -> IO[bytes]:
@@ -190,7 +228,7 @@ class BillingBatchFilesSource(ConnectStreamSource):
             name = entry.get("name")
             if not file_id or not name:
                 raise self.invalid(f"billing batch {batch_item.key!r}: file entry without id or name")
-            path = (
+            path = download_target(entry) or (
                 f"media/folders/streams_batches/{quote(batch_item.key, safe='')}"
                 f"/files/{quote(str(file_id), safe='')}/{quote(str(name), safe='')}"
             )

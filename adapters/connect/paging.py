@@ -1,39 +1,54 @@
-"""Page fetching that cannot skip records.
+"""Connect list pages: one validated GET at a time, keyset paging with ties of any size.
 
 ``ResourceSet`` iteration advances ``offset`` by the *requested* limit; a server that
 caps its page size makes it skip records silently. So pages are fetched one call at a
 time here, always at ``offset=0`` with a keyset filter (or, for small nested lists,
-at an offset advanced by what actually arrived), and every page is checked against
-its ``Content-Range`` before a single item is handed on.
+at an offset advanced by what actually arrived), every page is checked against its
+``Content-Range``, and where a list ends is decided by :func:`adapters.paging.iter_pages`
+(an empty page, never a short page or a total alone).
+
+Keyset paging (:class:`KeysetReader`) walks ``order_fields`` in turn: the stream's
+cursor field, then optionally an immutable tie-breaker such as ``created``. Records at
+the last value of a page are stepped over with ``out(id,(...))`` while that list fits
+:data:`~adapters.connect.ties.TIE_ID_BUDGET`; a bigger tie group is read on its own,
+by the next order field or, at the last one, split by id prefix
+(:mod:`adapters.connect.ties`), and the walk then resumes strictly after the value.
+No request target grows with the size of a tie group.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from typing import Any
 
-from connect.client import ConnectClient, R
+from connect.client import ClientError, ConnectClient, R
 
 from adapters.connect.errors import ConnectPageError
-from adapters.connect.query import KeysetPosition, build_query_string, keyset_filter
+from adapters.connect.query import KeysetPosition, build_query_string, keyset_filter, rql_time
+from adapters.connect.ties import TIE_ID_BUDGET, IdRange, fits_budget, unsafe_id
 from adapters.cursor import CursorError, parse_timestamp
+from adapters.failures import AdapterError, Failure, FailureClass
+from adapters.paging import Page, PagingError, iter_pages
 from adapters.retry import Retrier
+from adapters.runtime import LoggerLike
 
 __all__ = [
+    "MAX_TARGET_BYTES",
     "ContentRange",
-    "Page",
+    "KeysetReader",
+    "PageSize",
     "fetch_page",
     "get_path",
-    "iter_keyset",
-    "iter_offset",
     "parse_content_range",
 ]
 
 _RANGE = re.compile(r"^\s*items\s+(\d+)-(-?\d+)/(\d+|\*)\s*$")
+
+#: longest request target (path + query) the adapter sends; common proxy limits are 4-8 KB
+MAX_TARGET_BYTES = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,16 +56,6 @@ class ContentRange:
     first: int
     last: int
     count: int | None  # None when the server sent ``*``
-
-    @property
-    def is_last_page(self) -> bool:
-        return self.count is not None and self.last >= self.count - 1
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    items: list[dict[str, Any]]
-    content_range: ContentRange | None
 
 
 def parse_content_range(value: str | None) -> ContentRange | None:
@@ -74,9 +79,17 @@ def get_path(item: Mapping[str, Any], dotted: str) -> Any:
     return current
 
 
-def fetch_page(client: ConnectClient, path: str, query_string: str, *, limit: int, offset: int) -> Page:
-    """One GET of a list endpoint, validated against the request and ``Content-Range``."""
+def fetch_page(
+    client: ConnectClient, path: str, query_string: str, *, limit: int, offset: int
+) -> Page[dict[str, Any]]:
+    """One GET of a list endpoint, validated against the request and ``Content-Range``.
+
+    The page's ``total`` is the ``Content-Range`` count: a claim that
+    :func:`~adapters.paging.iter_pages` weighs, never a reason to stop by itself.
+    """
     url = f"{path}?{query_string}" if query_string else path
+    if len(url) + 40 > MAX_TARGET_BYTES:  # 40: room for limit/offset and the API prefix
+        raise ConnectPageError(f"GET {path}: request target of {len(url)} characters is too long")
     body = client.get(url, params={"limit": limit, "offset": offset})
     if not isinstance(body, list):
         raise ConnectPageError(f"GET {path}: expected a JSON array, got {type(body).__name__}")
@@ -94,115 +107,215 @@ def fetch_page(client: ConnectClient, path: str, query_string: str, *, limit: in
             )
         if content_range.last - content_range.first + 1 != len(items):
             raise ConnectPageError(f"GET {path}: Content-Range {header!r} does not match {len(items)} items")
-    return Page(items, content_range)
+    total = content_range.count if content_range is not None else None
+    return Page(items, total=total, start=offset)
 
 
-def _order_value(item: Mapping[str, Any], field: str, path: str) -> datetime:
-    raw = get_path(item, field)
-    try:
-        if raw is None:
-            raise CursorError("missing")
-        return parse_timestamp(raw)
-    except CursorError:
-        raise ConnectPageError(
-            f"GET {path}: record {item.get('id')!r} has no usable {field!r} value ({raw!r})"
-        ) from None
+class PageSize:
+    """The page size a source asks for, lowered for the rest of the run if refused.
 
-
-def iter_keyset(
-    client: ConnectClient,
-    retrier: Retrier,
-    path: str,
-    base: R,
-    *,
-    order_field: str,
-    limit: int,
-    step: str,
-    select: tuple[str, ...] = (),
-    max_tie_ids: int = 1000,
-    key_field: str = "id",
-) -> Iterator[dict[str, Any]]:
-    """Every record matching ``base``, ascending by ``order_field``, keyset paged.
-
-    Each request is ``base & after(position)`` ordered by ``order_field`` at offset 0,
-    so a capped page size only means more requests, and a record that moves (its
-    order field grows) is met again later instead of shifting others past an offset.
+    The spec names no maximum for some lists (``/listings``); 1000 is asked first and,
+    when the server answers 400 to it, halved (never below ``floor``) and asked again.
+    A server that silently caps pages needs nothing here: a short page only costs a
+    request. The first refusal is logged, so an operator sees the server's limit.
     """
-    position: KeysetPosition | None = None
-    while True:
-        query = base & keyset_filter(order_field, position, key_field)
-        qs = build_query_string(query, ordering=(order_field,), select=select)
-        fetch = partial(_keyset_page, client, path, qs, limit, position, order_field, key_field, max_tie_ids)
+
+    def __init__(self, value: int, *, floor: int = 100, logger: LoggerLike | None = None) -> None:
+        self.value = value
+        self.floor = min(floor, value)
+        self.logger = logger
+
+    def call(self, fetch: Callable[[int], Page[dict[str, Any]]], *, step: str) -> Page[dict[str, Any]]:
+        """``fetch(limit)``, retried with a smaller limit for as long as a 400 answers it."""
+        while True:
+            try:
+                return fetch(self.value)
+            except ClientError as exc:
+                if exc.status_code != 400 or self.value <= self.floor:
+                    raise
+                refused = self.value
+                self.value = max(self.floor, self.value // 2)
+                if self.logger is not None:
+                    self.logger.warn(
+                        f"Connect refused limit={refused} (HTTP 400); asking {self.value} from now on",
+                        step=step,
+                        detail={"refused_limit": refused, "limit": self.value},
+                    )
+
+
+class KeysetReader:
+    """Every record of one Connect list that matches a filter, keyset paged.
+
+    ``order_fields[0]`` is the order the records come out in (non-decreasing); later
+    fields break ties of the one before and must be immutable. Each request is sent at
+    ``offset=0``, so a capped page only means more requests, and a record that moves
+    (its order value grows) is met again later instead of shifting others past an
+    offset. Records may be yielded twice (at a tie's edge or after moving); never zero
+    times.
+    """
+
+    def __init__(
+        self,
+        client: ConnectClient,
+        retrier: Retrier,
+        path: str,
+        *,
+        order_fields: Sequence[str],
+        page_size: PageSize,
+        step: str,
+        select: Sequence[str] = (),
+        key_field: str = "id",
+        tie_budget: int = TIE_ID_BUDGET,
+    ) -> None:
+        if not order_fields:
+            raise ValueError("keyset paging needs at least one order field")
+        self.client = client
+        self.retrier = retrier
+        self.path = path
+        self.order_fields = tuple(order_fields)
+        self.page_size = page_size
+        self.step = step
+        self.select = tuple(select)
+        self.key_field = key_field
+        #: characters an ``out(id,(...))`` list may take before a tie group is read on its own
+        self.tie_budget = tie_budget
+        #: requests sent, and the longest request target, for callers that report them
+        self.requests = 0
+        self.longest_target = 0
+
+    def records(self, base: R) -> Iterator[dict[str, Any]]:
+        """The records, page by page; a page that breaks the rules ends the run as ``invalid``."""
+        try:
+            for items in self._walk(base, 0):
+                yield from items
+        except (ConnectPageError, PagingError) as exc:
+            raise AdapterError(self.retrier.source, Failure(FailureClass.INVALID, str(exc))) from exc
+
+    # -- one GET -------------------------------------------------------------------------
+
+    def _get(self, query: R, ordering: tuple[str, ...]) -> Page[dict[str, Any]]:
+        qs = build_query_string(query, ordering=ordering, select=self.select)
+        self.longest_target = max(self.longest_target, len(self.path) + len(qs) + 1)
+
+        def attempt() -> Page[dict[str, Any]]:
+            self.requests += 1
+            return self.page_size.call(
+                lambda limit: fetch_page(self.client, self.path, qs, limit=limit, offset=0), step=self.step
+            )
+
         # validation runs inside the retrier so a bad page ends the run as a classified
         # ``invalid`` failure (AdapterError), like any other non-retryable answer
-        page, new_position = retrier.call(fetch, step=step)
-        if new_position is None:
-            return
-        position = new_position
-        yield from page.items
-        if page.content_range is not None and page.content_range.is_last_page:
-            return
+        return self.retrier.call(attempt, step=self.step)
 
+    # -- ordered walk on one field ---------------------------------------------------------
 
-def _keyset_page(
-    client: ConnectClient,
-    path: str,
-    qs: str,
-    limit: int,
-    position: KeysetPosition | None,
-    order_field: str,
-    key_field: str,
-    max_tie_ids: int,
-) -> tuple[Page, KeysetPosition | None]:
-    """Fetch one keyset page, check its order, and compute the position after it."""
-    page = fetch_page(client, path, qs, limit=limit, offset=0)
-    if not page.items:
-        return page, None
-    previous = position.value if position is not None else None
-    values: list[datetime] = []
-    for item in page.items:
-        value = _order_value(item, order_field, path)
-        if previous is not None and value < previous:
+    def _walk(self, base: R, depth: int) -> Iterator[Sequence[dict[str, Any]]]:
+        field = self.order_fields[depth]
+        position: KeysetPosition | None = None
+        while True:
+            overflow: list[KeysetPosition] = []
+
+            def fetch(at: KeysetPosition | None, field: str = field) -> Page[dict[str, Any]]:
+                return self._get(base & keyset_filter(field, at, self.key_field), (field,))
+
+            def advance(
+                at: KeysetPosition | None,
+                page: Page[dict[str, Any]],
+                field: str = field,
+                overflow: list[KeysetPosition] = overflow,
+            ) -> KeysetPosition | None:
+                following = self._after(at, page.items, field)
+                if not fits_budget(following.tie_ids, self.tie_budget):
+                    overflow.append(following)
+                    return None
+                return following
+
+            for page in iter_pages(fetch, position, advance, describe=f"GET {self.path}"):
+                yield page.items
+            if not overflow:
+                return
+            tie = overflow[0]
+            group = base & R().n(field).eq(rql_time(tie.value))
+            if depth + 1 < len(self.order_fields):
+                yield from self._walk(group, depth + 1)
+            else:
+                yield from self._partition(group, tie.tie_ids)
+            position = KeysetPosition(tie.value, frozenset())  # strictly after the tie value
+
+    def _after(
+        self, position: KeysetPosition | None, items: Sequence[dict[str, Any]], field: str
+    ) -> KeysetPosition:
+        """The position after a page, checking the page is ordered from ``position`` on."""
+        previous = position.value if position is not None else None
+        values: list[datetime] = []
+        for item in items:
+            value = self._order_value(item, field)
+            if previous is not None and value < previous:
+                raise ConnectPageError(
+                    f"GET {self.path}: records not ordered by {field!r} "
+                    f"(record {item.get(self.key_field)!r} at {value.isoformat()} "
+                    f"after {previous.isoformat()})"
+                )
+            previous = value
+            values.append(value)
+        last = values[-1]
+        ties = {str(item.get(self.key_field)) for item, v in zip(items, values, strict=True) if v == last}
+        if position is not None and position.value == last:
+            ties |= position.tie_ids
+        return KeysetPosition(last, frozenset(ties))
+
+    def _order_value(self, item: Mapping[str, Any], field: str) -> datetime:
+        raw = get_path(item, field)
+        try:
+            if raw is None:
+                raise CursorError("missing")
+            return parse_timestamp(raw)
+        except CursorError:
             raise ConnectPageError(
-                f"GET {path}: records not ordered by {order_field!r} "
-                f"(record {item.get(key_field)!r} at {value.isoformat()} after {previous.isoformat()})"
-            )
-        previous = value
-        values.append(value)
-    last = values[-1]
-    ties = {str(item.get(key_field)) for item, v in zip(page.items, values, strict=True) if v == last}
-    if position is not None and position.value == last:
-        ties |= position.tie_ids
-    if len(ties) > max_tie_ids:
-        raise ConnectPageError(
-            f"GET {path}: more than {max_tie_ids} records share {order_field}={last.isoformat()}; "
-            "raise connect_max_tie_ids to page past them"
-        )
-    new_position = KeysetPosition(last, frozenset(ties))
-    if new_position == position:
-        raise ConnectPageError(f"GET {path}: keyset page made no progress at {last.isoformat()}")
-    return page, new_position
+                f"GET {self.path}: record {item.get(self.key_field)!r} "
+                f"has no usable {field!r} value ({raw!r})"
+            ) from None
 
+    # -- a tie group split by id prefix ------------------------------------------------------
 
-def iter_offset(
-    fetch: Callable[[int, int], Page],
-    *,
-    limit: int,
-    max_items: int = 100_000,
-) -> Iterator[dict[str, Any]]:
-    """Offset paging for small nested lists, advancing by what *arrived*, not by ``limit``.
+    def _partition(self, group: R, known: frozenset[str]) -> Iterator[Sequence[dict[str, Any]]]:
+        """Every record of ``group`` (one order value), read in id ranges of bounded size."""
+        pending: list[tuple[IdRange, frozenset[str]]] = [(IdRange(), known)]
+        while pending:
+            part, seen = pending.pop()
+            if not fits_budget(seen, self.tie_budget):
+                self._check_splittable(seen)
+                pending.extend(part.split(seen))
+                continue
+            grown: list[frozenset[str]] = []
 
-    ``fetch(limit, offset)`` returns a validated page; a short page is only the end when
-    ``Content-Range`` says so, otherwise the end is an empty page.
-    """
-    offset = 0
-    while offset < max_items:
-        page = fetch(limit, offset)
-        if not page.items:
-            return
-        yield from page.items
-        offset += len(page.items)
-        # without a Content-Range a short page may be a capped one: ask again until empty
-        if page.content_range is not None and page.content_range.is_last_page:
-            return
-    raise ConnectPageError(f"list longer than {max_items} items")
+            def fetch(ids: frozenset[str], part: IdRange = part) -> Page[dict[str, Any]]:
+                query = group & part.rql(self.key_field)
+                if ids:
+                    query &= R().n(self.key_field).out(sorted(ids))
+                return self._get(query, ())
+
+            def advance(
+                ids: frozenset[str], page: Page[dict[str, Any]], grown: list[frozenset[str]] = grown
+            ) -> frozenset[str] | None:
+                following = ids | {str(item.get(self.key_field)) for item in page.items}
+                if not fits_budget(following, self.tie_budget):
+                    grown.append(following)
+                    return None
+                return following
+
+            for page in iter_pages(fetch, seen, advance, describe=f"GET {self.path}"):
+                yield page.items
+            if grown:
+                self._check_splittable(grown[0])
+                pending.extend(part.split(grown[0]))
+
+    def _check_splittable(self, ids: frozenset[str]) -> None:
+        for value in ids:
+            if unsafe_id(value):
+                raise ConnectPageError(
+                    f"GET {self.path}: a tie group too large for one out(...) list holds id {value!r}, "
+                    "which has a character RQL like() patterns cannot carry; it cannot be split by id"
+                )
+        if len(ids) <= 1:
+            raise ConnectPageError(f"GET {self.path}: an id longer than the out(...) budget: {sorted(ids)!r}")

@@ -64,22 +64,31 @@ class PartnerDirectory:
     def prefetch(self, partner_ids: Iterable[str]) -> None:
         """Load every partner in ``partner_ids`` not cached yet, a chunk per list call.
 
-        The list answer is never trusted to be complete: any id it did not return (a page
-        the server capped, a partner the list does not show) is looked up on its own with
-        :meth:`get`, so a short page costs a request but never a vendor.
+        The list answer is never trusted to be complete: a page the server capped is
+        followed by another ``in(id,(...))`` call for the ids still missing (the list
+        shrinks, so no offset is needed and every call is as full as the server allows),
+        until a call brings nothing new; any id still missing then (a partner the list
+        does not show) is looked up on its own with :meth:`get`. A short page costs a
+        request, never a vendor.
         """
         wanted = sorted({pid for pid in partner_ids if pid and pid not in self._cache})
         for start in range(0, len(wanted), PREFETCH_CHUNK):
-            chunk = wanted[start : start + PREFETCH_CHUNK]
+            missing = wanted[start : start + PREFETCH_CHUNK]
+            while missing:
 
-            def fetch(chunk: list[str] = chunk) -> list[Any]:
-                self.requests_made += 1
-                found = self.client.collection("partners").filter(R().id.in_(chunk)).limit(len(chunk))
-                return list(found)
+                def fetch(chunk: list[str] = missing) -> list[Any]:
+                    self.requests_made += 1
+                    found = self.client.collection("partners").filter(R().id.in_(chunk)).limit(len(chunk))
+                    return list(found)
 
-            for payload in self.retrier.call(fetch, step="connect.partners.prefetch"):
-                if isinstance(payload, dict) and payload.get("id") in chunk:
-                    self._cache[payload["id"]] = payload
-            for pid in chunk:
+                arrived = 0
+                for payload in self.retrier.call(fetch, step="connect.partners.prefetch"):
+                    if isinstance(payload, dict) and payload.get("id") in missing:
+                        self._cache[payload["id"]] = payload
+                        arrived += 1
+                if not arrived:
+                    break
+                missing = [pid for pid in missing if pid not in self._cache]
+            for pid in missing:
                 if pid not in self._cache:
                     self.get(pid)

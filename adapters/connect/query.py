@@ -7,6 +7,8 @@ Keyset position: the last cursor value seen and the ids already delivered *at* t
 value. Connect cannot filter ``id`` with ``gt`` (only ``eq``/``in``/``out``...), so ties
 are stepped over with ``or(gt(f,T), and(eq(f,T), out(id,(...))))``: records at a later
 value always match, records at the boundary value match unless already delivered.
+The id list is bounded (:mod:`adapters.connect.ties`): a larger tie group is read on
+its own and the position then moves strictly past its value.
 """
 
 from __future__ import annotations
@@ -36,13 +38,17 @@ class KeysetPosition:
 
 
 def keyset_filter(order_field: str, position: KeysetPosition | None, key_field: str = "id") -> R:
-    """Records strictly after ``position`` in ``(order_field, id-set)`` order."""
+    """Records strictly after ``position`` in ``(order_field, id-set)`` order.
+
+    A position without tie ids means "strictly after the value" (its whole tie group
+    has been read on its own).
+    """
     if position is None:
         return R()
     at = rql_time(position.value)
     after = R().n(order_field).gt(at)
     if not position.tie_ids:
-        return R().n(order_field).ge(at)
+        return after
     same = R().n(order_field).eq(at) & R().n(key_field).out(sorted(position.tie_ids))
     return after | same
 

@@ -54,18 +54,18 @@ class ConnectSettings(BaseModel):
 
     endpoint: str = Field(DEFAULT_ENDPOINT, description="Connect API base URL, ending in /public/v1")
     api_key_secret: str = Field(DEFAULT_API_KEY_SECRET, description="name of the secret holding the API key")
-    page_size: int = Field(100, ge=1, le=1000, description="records requested per page")
+    page_size: int = Field(
+        1000,
+        ge=1,
+        le=1000,
+        description="records requested per page; lowered for the run if the server refuses it",
+    )
     connection_timeout: float = Field(15.0, gt=0, description="seconds to establish a connection")
     read_timeout: float = Field(60.0, gt=0, description="seconds to wait for response bytes")
     lookback_seconds: float = Field(
         120.0,
         ge=0,
         description="subtracted from the stored cursor: records committed late with an earlier time",
-    )
-    max_tie_ids: int = Field(
-        1000,
-        ge=1,
-        description="most records sharing one cursor value a keyset page can step over",
     )
 
     @field_validator("endpoint")
@@ -83,7 +83,6 @@ class ConnectSettings(BaseModel):
         wire a source in one line and cannot forget one of them."""
         return {
             "page_size": self.page_size,
-            "max_tie_ids": self.max_tie_ids,
             "lookback": timedelta(seconds=self.lookback_seconds),
         }
 

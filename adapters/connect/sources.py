@@ -15,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from connect.client import ConnectClient, R
+from connect.client import ClientError, ConnectClient, R
 
 from adapters.connect.errors import classify_connect_error
-from adapters.connect.paging import fetch_page, get_path, iter_keyset
+from adapters.connect.paging import KeysetReader, PageSize, fetch_page, get_path
 from adapters.connect.query import window_filter
 from adapters.connect.streams import StreamSpec, get_stream
 from adapters.cursor import CursorError, parse_timestamp
@@ -44,6 +44,14 @@ __all__ = [
 #: about 20 characters, so a request line stays near 1 KB
 REFETCH_IDS_PER_QUERY = 40
 
+#: asked for unless configured: the largest page the spec names for any list; lists
+#: that refuse it get a smaller one (see :class:`~adapters.connect.paging.PageSize`)
+DEFAULT_PAGE_SIZE = 1000
+
+#: how far before the host clock an ``UNORDERED`` window closes when Connect sends no
+#: ``Date`` header: a host clock that far ahead of the server's is then still safe
+HOST_CLOCK_MARGIN = timedelta(minutes=5)
+
 #: Connect stamps ``updated`` when a change is made, not when it becomes visible, so a
 #: record can appear with a time just before one already read; re-reading a short
 #: window costs little because every sink is idempotent
@@ -52,6 +60,15 @@ DEFAULT_LOOKBACK = timedelta(minutes=2)
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _date_header(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value).astimezone(UTC)
+    except (TypeError, ValueError):
+        return None
 
 
 def payload_hash(payload: Mapping[str, Any]) -> str:
@@ -78,7 +95,6 @@ class ConnectStreamSource:
         logger: LoggerLike | None = None,
         policy: RetryPolicy | None = None,
         page_size: int | None = None,
-        max_tie_ids: int = 1000,
         path_params: Mapping[str, str] | None = None,
         extra_filter: R | None = None,
         lookback: timedelta = DEFAULT_LOOKBACK,
@@ -89,8 +105,12 @@ class ConnectStreamSource:
         self.retrier = retrier or Retrier(
             classify_connect_error, source=f"connect.{self.spec.name}", logger=logger, policy=policy
         )
-        self.page_size = page_size or int(getattr(client, "default_limit", 100) or 100)
-        self.max_tie_ids = max_tie_ids
+        self.logger = logger
+        requested = page_size or int(getattr(client, "default_limit", 0) or 0) or DEFAULT_PAGE_SIZE
+        #: shared by every list call of this source, so a refused size is asked once per run
+        self.page_size = PageSize(requested, logger=logger)
+        #: the reader of the last ``iter_raw`` (request count and longest target, for reports)
+        self.reader: KeysetReader | None = None
         self.path = self.spec.format_path(**dict(path_params or {}))
         self.extra_filter = extra_filter if extra_filter is not None else R()
         self._now = now
@@ -113,27 +133,42 @@ class ConnectStreamSource:
         """Where an ``UNORDERED`` run's window closes: the *server's* time at the start.
 
         Records updated after that are left to the next run, whose lower bound (the
-        greatest cursor read now) lies before it. Taking the server's ``Date`` header
-        rather than our own clock keeps a skewed local clock from opening a gap; an
-        injected ``now`` wins (tests, cassettes), and without a ``Date`` header the
-        local clock is the fallback.
+        greatest cursor read now) lies before it. The server's time comes from the
+        ``Date`` header of a ``limit=0`` probe (``limit=1`` when 0 is refused), so a
+        skewed host clock cannot open a gap; an injected ``now`` wins (tests,
+        cassettes). Without a ``Date`` header (HTTP requires one from servers with a
+        clock, so this is unconfirmed rather than expected) the window closes
+        :data:`HOST_CLOCK_MARGIN` before the host clock, and a warning says so: a
+        window that closes early only leaves records to the next run.
         """
         if self._now is not None:
             return self._now()
 
-        def probe() -> datetime | None:
-            fetch_page(self.client, self.path, "", limit=0, offset=0)
+        def probe(limit: int) -> datetime | None:
+            fetch_page(self.client, self.path, "", limit=limit, offset=0)
             response = self.client.response
-            header = response.headers.get("Date") if response is not None else None
-            if not header:
-                return None
-            try:
-                return parsedate_to_datetime(header).astimezone(UTC)
-            except (TypeError, ValueError):
-                return None
+            return _date_header(response.headers.get("Date") if response is not None else None)
 
-        server_now = self.retrier.call(probe, step=f"connect.{self.spec.name}.server_time")
-        return server_now or _utcnow()
+        def attempt() -> datetime | None:
+            try:
+                return probe(0)
+            except ClientError as exc:
+                if exc.status_code != 400:
+                    raise
+                return probe(1)  # a server that refuses limit=0 still dates a one-record page
+
+        server_now = self.retrier.call(attempt, step=f"connect.{self.spec.name}.server_time")
+        if server_now is not None:
+            return server_now
+        end = _utcnow() - HOST_CLOCK_MARGIN
+        if self.logger is not None:
+            self.logger.warn(
+                f"Connect sent no Date header; the {self.spec.name} window closes at "
+                f"{end.isoformat()}, {HOST_CLOCK_MARGIN} before the host clock",
+                step=f"connect.{self.spec.name}.server_time",
+                detail={"window_end": end.isoformat()},
+            )
+        return end
 
     def base_filter(self, cursor: datetime | None) -> R:
         """The filter for a run starting at ``cursor`` (exposed so tests can check it)."""
@@ -146,17 +181,19 @@ class ConnectStreamSource:
         return query & window_filter(spec.filter_field, cursor)
 
     def iter_raw(self, cursor: datetime | None) -> Iterator[dict[str, Any]]:
-        """The stream's records as Connect returned them, keyset paged."""
-        return iter_keyset(
+        """The stream's records as Connect returned them, keyset paged (ties of any size)."""
+        self.reader = self._reader(step="page")
+        return self.reader.records(self.base_filter(cursor))
+
+    def _reader(self, *, step: str) -> KeysetReader:
+        return KeysetReader(
             self.client,
             self.retrier,
             self.path,
-            self.base_filter(cursor),
-            order_field=self.spec.order_field,
-            limit=self.page_size,
-            step=f"connect.{self.spec.name}.page",
+            order_fields=self.spec.order_fields,
+            page_size=self.page_size,
+            step=f"connect.{self.spec.name}.{step}",
             select=self.spec.select,
-            max_tie_ids=self.max_tie_ids,
             key_field=self.spec.key_field,
         )
 
@@ -188,17 +225,8 @@ class ConnectStreamSource:
         unique = list(dict.fromkeys(keys))
         for start in range(0, len(unique), REFETCH_IDS_PER_QUERY):
             chunk = unique[start : start + REFETCH_IDS_PER_QUERY]
-            yield from iter_keyset(
-                self.client,
-                self.retrier,
-                self.path,
-                R().n(self.spec.key_field).oneof(chunk) & self.extra_filter,
-                order_field=self.spec.order_field,
-                limit=self.page_size,
-                step=f"connect.{self.spec.name}.refetch",
-                select=self.spec.select,
-                max_tie_ids=self.max_tie_ids,
-                key_field=self.spec.key_field,
+            yield from self._reader(step="refetch").records(
+                R().n(self.spec.key_field).oneof(chunk) & self.extra_filter
             )
 
     def refetch(self, wanted: Sequence[Refetch]) -> Iterator[RecordItem]:

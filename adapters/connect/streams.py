@@ -31,7 +31,11 @@ class StreamSpec:
     ``path`` is relative to the endpoint (``{name}`` placeholders are filled per source);
     ``spec_path`` is the list endpoint's key in the spec-derived capability table.
     ``order_field`` is the keyset field: orderable, filterable with ``eq``/``gt``/``ge``,
-    and never changed by an update unless it *is* the cursor.
+    and never changed by an update unless it *is* the cursor. ``tie_field`` (optional)
+    is an immutable orderable field that pages through a large group of records
+    sharing one ``order_field`` value before id ranges are needed. ``spec_page_size``
+    is the largest page the spec's pagination names for the endpoint (None: it names
+    none, and the page size is an unconfirmed assumption with a fall-back).
     """
 
     name: str
@@ -44,6 +48,13 @@ class StreamSpec:
     kind: Literal["record", "document"] = "record"
     key_field: str = "id"
     select: tuple[str, ...] = field(default_factory=tuple)
+    tie_field: str | None = None
+    spec_page_size: int | None = None
+
+    @property
+    def order_fields(self) -> tuple[str, ...]:
+        """The keyset fields in order: the order field, then the tie-breaker if any."""
+        return (self.order_field,) if self.tie_field is None else (self.order_field, self.tie_field)
 
     def format_path(self, **params: str) -> str:
         try:
@@ -63,6 +74,7 @@ STREAMS: dict[str, StreamSpec] = {
             ordering=Ordering.CURSOR_ORDERED,
             order_field="updated",
             filter_field="updated",
+            tie_field="created",
         ),
         StreamSpec(
             name="requests",
@@ -74,6 +86,8 @@ STREAMS: dict[str, StreamSpec] = {
             filter_field="updated",
             # asset parameters and activation templates dwarf the rest of a request
             select=("-activation_key", "-template"),
+            tie_field="created",
+            spec_page_size=1000,  # dp.MySQLandRQL1000Pagination
         ),
         StreamSpec(
             name="subscription_assets",

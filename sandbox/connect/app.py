@@ -20,6 +20,7 @@ import json
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from email.utils import formatdate
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -37,6 +38,7 @@ from sandbox.connect.seed import (
     ts,
 )
 from sandbox.connect.store import Collection, QueryError, parse_query_string
+from sandbox.connect.variants import ConnectVariants
 from sandbox.faults import FaultPlan, FaultState
 
 PARTNERS_ENDPOINT = "/partners"
@@ -73,6 +75,72 @@ def _json(payload: Any, headers: dict[str, str] | None = None) -> Response:
     return Response(json.dumps(payload), media_type="application/json", headers=headers)
 
 
+#: lists whose spec pagination names a maximum (``dp.MySQLandRQL1000Pagination``)
+SPEC_MAX_LIMIT = {"requests"}
+
+
+def headquarters_object(text: Any) -> dict[str, str] | None:
+    """The ``object`` variant of a partner's headquarters, made from the free-text line."""
+    parts = [p.strip() for p in str(text or "").split(",") if p.strip()]
+    if not parts:
+        return None
+    address = {"address_line1": parts[0]}
+    if len(parts) > 2:
+        address["city"] = ", ".join(parts[1:-1])
+        address["country"] = parts[-1].lower()
+    elif len(parts) == 2:
+        address["city"] = parts[1]
+    return address
+
+
+class ConnectEdge:
+    """What sits in front of the handlers: the request-target limit and the Date header.
+
+    A pure ASGI wrapper: a target longer than ``max_target_bytes`` gets 414, as from a
+    front proxy; the longest target seen is kept for tests; the ``Date`` header is
+    added only in the ``date_header`` variant (uvicorn is told not to add its own).
+    """
+
+    def __init__(self, app: FastAPI, store: ConnectData) -> None:
+        self.app = app
+        self.store = store
+        #: the wrapped app's state, where ``sandbox.server`` looks for ``sends_own_date``
+        self.state = app.state
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        target = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") + 1
+        variants = self.store.variants
+        with self.store.lock:
+            self.store.longest_target = max(self.store.longest_target, target)
+        dated = variants.server_time == "date_header"
+
+        async def send_dated(message: Any) -> None:
+            if message["type"] == "http.response.start" and dated:
+                headers = list(message.get("headers", []))
+                headers.append((b"date", formatdate(usegmt=True).encode()))
+                message = dict(message, headers=headers)
+            await send(message)
+
+        if target > variants.max_target_bytes:
+            body = json.dumps(error_body(414, f"Request-URI Too Long ({target} bytes)")).encode()
+            await send_dated(
+                {
+                    "type": "http.response.start",
+                    "status": 414,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send_dated)
+
+
 def _set_path(obj: dict[str, Any], dotted: str, value: Any) -> None:
     parts = dotted.split(".")
     for part in parts[:-1]:
@@ -99,6 +167,9 @@ class ConnectData:
         self.load(seed, counts)
 
     def load(self, seed: int, counts: dict[str, int] | None) -> None:
+        self.variants = getattr(self, "variants", ConnectVariants())
+        self.longest_target = 0
+        self.answered_pages = 0
         data, gen = generate(seed, counts)
         self.seed = seed
         self.gen: Generator = gen
@@ -230,6 +301,12 @@ class PoisonRequest(BaseModel):
     status: int = Field(422, ge=400, le=499)
 
 
+class TieRequest(BaseModel):
+    collection: str = "listings"
+    count: int = Field(..., ge=1)
+    same_created: bool = True
+
+
 class MutateRequest(BaseModel):
     collection: str = "listings"
     fraction: float = Field(0.0, ge=0, le=1)
@@ -243,12 +320,19 @@ def create_app(
     seed: int = 1,
     counts: dict[str, int] | None = None,
     plan: dict[str, Any] | None = None,
-) -> FastAPI:
-    """The Connect sandbox; ``api_key`` is the full Authorization value it accepts."""
+    variants: dict[str, Any] | None = None,
+) -> Any:
+    """The Connect sandbox; ``api_key`` is the full Authorization value it accepts.
+
+    ``variants`` picks an answer to each unconfirmed property
+    (:class:`~sandbox.connect.variants.ConnectVariants`); ``PUT /_sandbox/connect/variants``
+    changes them at run time.
+    """
     app = FastAPI(title="Connect sandbox", docs_url=None, redoc_url=None, openapi_url=None)
     state = FaultState(lambda status: error_body(status), FaultPlan(**(plan or {})))
     app.state.faults = state
     store = ConnectData(seed, counts)
+    store.variants = ConnectVariants(**(variants or {}))
     app.state.connect = store
     #: (folder type, folder name, file id) -> status its download answers with
     poisoned: dict[tuple[str, str, str], int] = {}
@@ -259,16 +343,29 @@ def create_app(
             return _error(401, "Unauthorized: the API key is missing or not valid.")
         return None
 
-    def page_limit(requested: int | None) -> int:
+    def page_limit(requested: int | None, collection: str = "") -> int:
+        """The page size served, after the variants' refusals and caps (QueryError = 400)."""
+        variants = store.variants
         limit = 100 if requested is None else requested
+        if limit == 0 and variants.server_time == "limit_zero_refused":
+            raise QueryError("limit must be a positive integer")
+        if collection not in SPEC_MAX_LIMIT:
+            if variants.max_limit == "refuse_over_100" and limit > 100:
+                raise QueryError(f"limit {limit} is too large: at most 100 items per page")
+            if variants.max_limit == "clamp_250":
+                limit = min(limit, 250)
         limit = min(limit, MAX_LIMIT)
-        cap = state.plan.page_size_cap
-        return min(limit, cap) if cap else limit
+        for cap in (state.plan.page_size_cap, variants.page_cap):
+            if cap:
+                limit = min(limit, cap)
+        return limit
 
-    def list_response(coll: Collection, request: Request, mutate: str | None) -> Response:
+    def list_response(
+        coll: Collection, request: Request, mutate: str | None, shape: Callable[[Any], Any] | None = None
+    ) -> Response:
         try:
             parsed = parse_query_string(request.url.query)
-            limit = page_limit(parsed.limit)
+            limit = page_limit(parsed.limit, mutate or coll.name)
             with store.lock:
                 items, total = coll.query(parsed, limit=limit)
                 if parsed.select:
@@ -277,7 +374,7 @@ def create_app(
                     for item in items:
                         for path in drops:
                             _drop_path(item, path)
-                body = json.dumps(items)
+                body = json.dumps([shape(i) for i in items] if shape is not None else items)
                 rate = state.plan.mutate_rate
                 if mutate and rate and items:
                     share = rate * len(items)
@@ -286,12 +383,24 @@ def create_app(
                     state.count("connect_mutated", len(touched))
         except QueryError as exc:
             return _error(400, str(exc))
-        first = parsed.offset
+        state.count("connect_pages")
+        return paged(items, body, parsed.offset, total)
+
+    def paged(items: list[Any], body: str, first: int, total: int) -> Response:
+        """A list answer with its ``Content-Range``, after the variants' lies."""
+        variants = store.variants
+        if items and variants.empty_page_every:
+            with store.lock:
+                store.answered_pages += 1
+                blank = store.answered_pages % variants.empty_page_every == 0
+            if blank:
+                state.count("connect_blank_pages")
+                items, body = [], "[]"
+        total = int(total * variants.total_factor)
         if items:
             content_range = f"items {first}-{first + len(items) - 1}/{total}"
         else:
             content_range = f"items {first}-{first}/{total}" if total else "items 0-0/0"
-        state.count("connect_pages")
         return Response(body, media_type="application/json", headers={"Content-Range": content_range})
 
     def register(name: str, path: str) -> None:
@@ -329,14 +438,16 @@ def create_app(
             entries = store.batch_files.get(batch_id)
         if entries is None:
             return _error(404, f"Batch {batch_id} not found.")
-        limit = page_limit(parsed.limit)
+        try:
+            limit = page_limit(parsed.limit, "batch_files")
+        except QueryError as exc:
+            return _error(400, str(exc))
         page = entries[parsed.offset : parsed.offset + limit]
-        total = len(entries)
-        if page:
-            content_range = f"items {parsed.offset}-{parsed.offset + len(page) - 1}/{total}"
-        else:
-            content_range = f"items {parsed.offset}-{parsed.offset}/{total}" if total else "items 0-0/0"
-        return _json(page, {"Content-Range": content_range})
+        if store.variants.billing_download == "payload_url":
+            page = [
+                dict(e, file=f"{PREFIX}/billing/batches/{batch_id}/files/{e['id']}/download") for e in page
+            ]
+        return paged(page, json.dumps(page), parsed.offset, len(entries))
 
     @app.get(f"{PREFIX}/partners")
     def list_partners(request: Request) -> Response:
@@ -344,7 +455,7 @@ def create_app(
         if denied is not None:
             return denied
         state.count("connect_partner_lists")
-        return list_response(store.partner_list, request, None)
+        return list_response(store.partner_list, request, None, shape_partner)
 
     @app.get(f"{PREFIX}/partners/{{partner_id}}")
     def partner(partner_id: str, request: Request) -> Response:
@@ -354,7 +465,35 @@ def create_app(
         record = store.partners.get(partner_id)
         if record is None:
             return _error(404, f"Partner {partner_id} not found.")
-        return _json(record)
+        return _json(shape_partner(record))
+
+    def shape_partner(record: Any) -> Any:
+        if store.variants.headquarters != "object" or not isinstance(record, dict):
+            return record
+        return dict(record, headquarters=headquarters_object(record.get("headquarters")))
+
+    @app.get(f"{PREFIX}/billing/batches/{{batch_id}}/files/{{file_id}}/download")
+    def batch_file_download(batch_id: str, file_id: str, request: Request) -> Response:
+        """Where the ``payload_url`` variant's file entries point."""
+        denied = authorized(request)
+        if denied is not None:
+            return denied
+        stored = store.media_content.get(("streams_batches", batch_id, file_id))
+        if stored is None or store.variants.billing_download != "payload_url":
+            return _error(404, f"File {file_id} not found.")
+        return file_response(stored, ("streams_batches", batch_id, file_id))
+
+    def file_response(stored: StoredFile, key: tuple[str, str, str]) -> Response:
+        refused = poisoned.get(key)
+        if refused is not None:
+            state.count("connect_poisoned_downloads")
+            return _error(refused, f"File {key[2]} cannot be served: its content failed validation.")
+        state.count("connect_downloads")
+        return Response(
+            stored.content,
+            media_type=stored.record["mime_type"],
+            headers={"Content-Disposition": f'attachment; filename="{stored.record["name"]}"'},
+        )
 
     @app.get(f"{PREFIX}/media/folders/{{rest:path}}")
     def media(rest: str, request: Request) -> Response:
@@ -378,16 +517,9 @@ def create_app(
             return _error(404, f"File {'/'.join(tail)} not found.")
         if len(tail) == 1:
             return _json(stored.record)
-        refused = poisoned.get((folder[0], folder[1], tail[0]))
-        if refused is not None:
-            state.count("connect_poisoned_downloads")
-            return _error(refused, f"File {tail[0]} cannot be served: its content failed validation.")
-        state.count("connect_downloads")
-        return Response(
-            stored.content,
-            media_type=stored.record["mime_type"],
-            headers={"Content-Disposition": f'attachment; filename="{stored.record["name"]}"'},
-        )
+        if folder[0] == "streams_batches" and store.variants.billing_download == "payload_url":
+            return _error(404, f"File {'/'.join(tail)} not found.")
+        return file_response(stored, (folder[0], folder[1], tail[0]))
 
     admin = "/_sandbox/connect"
 
@@ -457,5 +589,37 @@ def create_app(
         with store.lock:
             return _json(store.truth())
 
+    @app.post(f"{admin}/tie")
+    def admin_tie(body: TieRequest) -> JSONResponse:
+        """Stamp ``count`` records with one ``updated`` value (and ``created`` too, as a
+        bulk import would), the way a bulk operation does; answers the value used."""
+        coll = store.collections.get(body.collection)
+        if coll is None or body.collection not in ("listings", "requests"):
+            return _error(400, f"ties are made on listings or requests, not {body.collection!r}")
+        with store.lock:
+            at = ts(store.now(), micro=True)
+            keys = sorted(coll.records)[: body.count]
+            for key in keys:
+                record = dict(coll.records[key], updated=at)
+                if body.same_created:
+                    record["created"] = at
+                coll.put(record)
+        return JSONResponse({"at": at, "count": len(keys)})
+
+    @app.put(f"{admin}/variants")
+    def admin_variants(body: dict[str, Any]) -> JSONResponse:
+        try:
+            chosen = ConnectVariants(**body)
+        except ValueError as exc:
+            return _error(400, str(exc))
+        with store.lock:
+            store.variants = chosen
+        return JSONResponse(chosen.model_dump())
+
+    @app.get(f"{admin}/variants")
+    def admin_variants_show() -> JSONResponse:
+        return JSONResponse(dict(store.variants.model_dump(), longest_target=store.longest_target))
+
     install_faults(app, state)
-    return app
+    app.state.sends_own_date = True
+    return ConnectEdge(app, store)

@@ -112,7 +112,11 @@ def _partner(ids: _Ids, rng: random.Random, kind: str, n: int) -> dict[str, Any]
         "countries": [_COUNTRIES[i]],
         "languages": {"en": True},
         "websites": {"main": f"https://{pid.lower()}.example.com"},
-        "stats": {"products": rng.randint(0, 20), "listings": 0},
+        "stats": {
+            "products": rng.randint(0, 20),
+            "listings": 0,
+            "contracts": {"distribution": 0, "program": 0, "service": 0, "syndication": 0},
+        },
         "contacts": [],
         "industries": [],
         "public": {},
@@ -186,6 +190,11 @@ class Generator:
             "updated": ts(updated),
             "vendor": _ref(vendor),
             "provider": _ref(provider),
+            # required by the spec's dp.Listing; the sandbox has no offers or price lists
+            "offer": {"id": None},
+            "pricelist": {"id": "PL-000-000-000", "name": "Default", "status": "active"},
+            "alt_pricelist_1": {"id": "PL-000-000-001", "name": "Alternative 1", "status": "active"},
+            "alt_pricelist_2": {"id": "PL-000-000-002", "name": "Alternative 2", "status": "active"},
         }
 
     def _tiers(self) -> dict[str, Any]:
@@ -241,7 +250,18 @@ class Generator:
                 "next_date": ts(created + timedelta(days=30), micro=True),
                 "period": {"uom": "monthly"},
             },
-            "items": [{"id": "SKU_A", "mpn": "MPN-A", "quantity": f"{self.rng.randint(1, 80)}.0"}],
+            "items": [
+                {
+                    "id": "SKU_A",
+                    "global_id": "SKU_A",
+                    "display_name": "Seat",
+                    "item_type": "Reservation",
+                    "period": "monthly",
+                    "mpn": "MPN-A",
+                    "quantity": f"{self.rng.randint(1, 80)}.0",
+                }
+            ],
+            "template": {"id": "TL-000-000-000", "name": "Activation", "message": ""},
         }
 
     def subscription_request(self, at: datetime | None = None) -> dict[str, Any]:
@@ -279,6 +299,7 @@ class Generator:
             "external_uid": f"{self.rng.getrandbits(128):032x}",
             "events": {"created": {"at": ts(created)}, "updated": {"at": ts(created)}},
             "scopes": ["customer"],
+            "db": "EU",
             "marketplace": dict(self.rng.choice(self.marketplaces)),
             "hub": dict(self.hub),
             "version": 1,
@@ -289,7 +310,12 @@ class Generator:
                 "state": "",
                 "postal_code": f"{self.rng.randint(10000, 99999)}",
                 "country": _COUNTRIES[i].lower(),
-                "contact": {"first_name": "Sam", "last_name": "Doe", "email": "sam@example.com"},
+                "contact": {
+                    "first_name": "Sam",
+                    "last_name": "Doe",
+                    "email": "sam@example.com",
+                    "phone_number": {"country_code": "+1", "area_code": "", "phone_number": "5550100"},
+                },
             },
         }
 
@@ -302,13 +328,21 @@ class Generator:
             "id": batch_id,
             "name": f"Billing {created:%Y-%m}",
             "external_id": "",
-            "status": self.rng.choice(["ready", "processing", "accepted"]),
+            "status": self.rng.choice(["published", "processing", "draft"]),
             "description": "",
             "stream": {
                 "id": stream_id,
                 "name": "Monthly billing",
                 "owner": {"id": vendor["id"], "name": vendor["name"]},
+                "context": {
+                    "account": {"id": vendor["id"], "name": vendor["name"]},
+                    "product": {"id": "PRD-000-000-000", "name": "Billing product"},
+                    "marketplace": {"id": "MP-00000", "name": "Default marketplace"},
+                    "listing": {"id": "LST-000-000-000"},
+                },
             },
+            "source": {"name": "Monthly billing"},
+            "task": {"name": "publish", "status": "success", "error": {}},
             "test": False,
             "stats": {"files": 0},
             "events": {

@@ -40,6 +40,7 @@ _TYPES = {
 _RESERVED = re.compile(r"^(limit|offset|search|order_by)=(.*)$", re.S)
 _SIGNED = re.compile(r"^(ordering|select)\((.*)\)$", re.S)
 EXACT_COUNT_LIMIT = 2_000
+_ID_END = "\U0010ffff"
 
 
 class QueryError(ValueError):
@@ -165,6 +166,18 @@ class _Index:
     def from_bound(self, bound: datetime | None) -> tuple[int, int]:
         start = 0 if bound is None else bisect.bisect_left(self.keys, (bound, ""))
         return start, len(self.keys)
+
+    def between(self, low: datetime | None, high: datetime | None, prefix: str = "") -> tuple[int, int]:
+        """Positions of entries with ``low <= value <= high``; with one value (low == high),
+        also narrowed to ids starting with ``prefix`` (entries sort by value, then id)."""
+        if low is not None and low == high:
+            return (
+                bisect.bisect_left(self.keys, (low, prefix)),
+                bisect.bisect_left(self.keys, (low, prefix + _ID_END)),
+            )
+        start = 0 if low is None else bisect.bisect_left(self.keys, (low, ""))
+        end = len(self.keys) if high is None else bisect.bisect_left(self.keys, (high, _ID_END))
+        return start, max(start, end)
 
 
 class _IndexSlice(Sequence[str]):
@@ -295,14 +308,26 @@ class Collection:
         return matches
 
     def _candidates(self, text: str, ordering: list[str]) -> tuple[Sequence[str], bool]:
-        """Ids to test, in result order, and whether they are already sorted."""
+        """Ids to test, in result order, and whether they are already sorted.
+
+        As a database would: an ascending order on an indexed field scans that index
+        between the filter's bounds; otherwise a field the filter pins to one value
+        (``eq``) narrows the scan to that value (and an id prefix), sorted afterwards.
+        """
         if ordering and not ordering[0].startswith("-") and len(ordering) == 1:
             field = ordering[0].lstrip("+")
             index = self.indexes.get(field)
             if index is not None:
-                bound = lower_bound(text, field) if text else None
-                start, end = index.from_bound(bound)
+                low, high = value_bounds(text, field) if text else (None, None)
+                prefix = id_prefix(text) if text and low is not None and low == high else ""
+                start, end = index.between(low, high, prefix)
                 return _IndexSlice(index.keys, start, end), True
+        if text:
+            for field, index in self.indexes.items():
+                low, high = value_bounds(text, field)
+                if low is not None and low == high:
+                    start, end = index.between(low, high, id_prefix(text))
+                    return list(_IndexSlice(index.keys, start, end)), not ordering
         return list(self.records), False
 
     def query(self, parsed: ParsedQuery, *, limit: int) -> tuple[list[dict[str, Any]], int]:
@@ -369,19 +394,56 @@ def lower_bound(text: str, field: str) -> datetime | None:
 
     Only used to skip index entries that cannot match; the full filter still decides.
     """
+    return value_bounds(text, field)[0]
+
+
+def value_bounds(text: str, field: str) -> tuple[datetime | None, datetime | None]:
+    """(lowest, highest) ``field`` value the filter can match, either None = unbounded.
+
+    Both ends are inclusive supersets (``lt`` gives its value as the upper end): a
+    database index would use them the same way, and the filter still decides.
+    """
     try:
         tree = py_rql.parse(text)
     except RQLFilterError:
-        return None
-    return _bound(tree, field)
+        return None, None
+    return _bounds(tree, field)
 
 
-def _bound(node: Any, field: str) -> datetime | None:
+def id_prefix(text: str) -> str:
+    """A literal prefix every match's id has (from an and-level ``like(id,P*)``), or ""."""
+    try:
+        tree = py_rql.parse(text)
+    except RQLFilterError:
+        return ""
+    return _prefix(tree)
+
+
+def _prefix(node: Any) -> str:
     if not isinstance(node, Tree):
-        return None
+        return ""
     kind = node.data
     if kind in ("start", "term", "expr_term", "logical"):
-        return _bound(node.children[0], field) if node.children else None
+        return _prefix(node.children[0]) if node.children else ""
+    if kind == "searching" and len(node.children) == 3:
+        op, prop, value = (_value(c) for c in node.children)
+        if op == "like" and prop == "id" and value.endswith("*") and "*" not in value[:-1]:
+            return value[:-1]
+        return ""
+    if kind == "and_op":
+        return max((_prefix(child) for child in node.children), key=len, default="")
+    return ""
+
+
+Bounds = tuple[datetime | None, datetime | None]
+
+
+def _bounds(node: Any, field: str) -> Bounds:
+    if not isinstance(node, Tree):
+        return None, None
+    kind = node.data
+    if kind in ("start", "term", "expr_term", "logical"):
+        return _bounds(node.children[0], field) if node.children else (None, None)
     if kind == "comp":
         args = node.children
         if len(args) == 3 and isinstance(args[0], Tree) and args[0].data == "comp_term":
@@ -390,15 +452,31 @@ def _bound(node: Any, field: str) -> datetime | None:
             op, prop, value = "eq", _value(args[0]), _value(args[1])
         else:
             op, prop, value = _value(args[1]), _value(args[0]), _value(args[2])
-        if prop == field and op in ("eq", "ge", "gt"):
-            return _parse_time(value.strip("'\""))
-        return None
+        if prop != field:
+            return None, None
+        at = _parse_time(value.strip("'\""))
+        if op == "eq":
+            return at, at
+        if op in ("ge", "gt"):
+            return at, None
+        if op in ("le", "lt"):
+            return None, at
+        return None, None
     if kind == "and_op":
-        bounds = [b for child in node.children if (b := _bound(child, field)) is not None]
-        return max(bounds) if bounds else None
+        lows: list[datetime] = []
+        highs: list[datetime] = []
+        for child in node.children:
+            low, high = _bounds(child, field)
+            if low is not None:
+                lows.append(low)
+            if high is not None:
+                highs.append(high)
+        return (max(lows) if lows else None), (min(highs) if highs else None)
     if kind == "or_op":
-        bounds = [_bound(child, field) for child in node.children]
-        if bounds and all(b is not None for b in bounds):
-            return min(b for b in bounds if b is not None)
-        return None
-    return None
+        parts = [_bounds(child, field) for child in node.children]
+        low_values = [p[0] for p in parts if p[0] is not None]
+        high_values = [p[1] for p in parts if p[1] is not None]
+        low = min(low_values) if parts and len(low_values) == len(parts) else None
+        high = max(high_values) if parts and len(high_values) == len(parts) else None
+        return low, high
+    return None, None

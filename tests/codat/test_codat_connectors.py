@@ -238,7 +238,9 @@ def test_one_traversal_member_is_quarantined_and_blocks_nothing(
     assert "climbs out" in listing and '"partition": "2026-01-07"' in listing
     code, out = cli("run", "codat_pull_files", "--settings", str(settings_file))
     assert code == 0, out
-    code, out = cli("quarantine", "discard", "codat_files_test", stream, "--all", "--settings", str(settings_file))
+    code, out = cli(
+        "quarantine", "discard", "codat_files_test", stream, "--all", "--settings", str(settings_file)
+    )
     assert code == 0 and "discarded 1" in out
     code, listing = cli("quarantine", "list", "codat_files_test", "--settings", str(settings_file))
     assert stream not in listing

@@ -52,6 +52,7 @@ def connect_server() -> Iterator[RunningServer]:
 def reset_connect(server: RunningServer, seed: int = 1, counts: dict[str, int] | None = None) -> None:
     with server.admin() as admin:
         admin.put("/_sandbox/faults", json={}).raise_for_status()
+        admin.put("/_sandbox/connect/variants", json={}).raise_for_status()
         admin.post(
             "/_sandbox/connect/generate", json={"seed": seed, "counts": counts or {}}
         ).raise_for_status()

@@ -116,6 +116,16 @@ SOAK_RETRY: dict[str, float] = {
 }
 
 
+#: ``config.run`` of every connector the suites run: a lease that a killed run holds
+#: expires within seconds (not the production 5 minutes), and a pending upload is
+#: reconciled 2 s after its mark (1 s assumed request deadline + a quarter ttl)
+PROOF_RUN: dict[str, float] = {
+    "lease_ttl_seconds": 4.0,
+    "upload_deadline_seconds": 1.0,
+    "checkpoint_every_seconds": 2.0,
+}
+
+
 @dataclass
 class RunRecord:
     """One connector run as the suites keep it."""
@@ -221,6 +231,7 @@ class ProofEnv:
         settings["customer_number"] = self.customer
         config = settings["config"]
         config["retry"] = dict(SOAK_RETRY)
+        config["run"] = dict(PROOF_RUN)
         if connector.startswith("connect_"):
             config["connect_endpoint"] = self.connect.url
             settings["secrets"][config.get("connect_api_key_secret", "connect_api_key")] = self.connect_key

@@ -377,9 +377,10 @@ class ExactlyOnce:
     pending mark is that old, so a request the attempt had sent has been processed or
     dropped by the target. ``answered(exc)`` says whether a failed send got an answer
     from the target that ends its request (e.g. a 503 from the service itself); a retry
-    after such an answer asks ``find`` at once instead of settling first. ``skew``: how far before the pending mark ``find`` looks when
-    only the host's time of the mark is known (rows written before marks had server
-    stamps). With a guard bound (:meth:`guard_with`), ages are measured in server time
+    after such an answer asks ``find`` at once instead of settling first. ``skew``: how
+    far before the pending mark ``find`` looks when only the host's time of the mark is
+    known (rows written before marks had server stamps). With a guard bound
+    (:meth:`guard_with`), ages are measured in server time
     and other live runs' pending marks are waited for, not reconciled.
     """
 

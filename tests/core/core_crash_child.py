@@ -68,9 +68,8 @@ def main(argv: list[str]) -> Any:
             namespace="crash/docs",
             policy=RetryPolicy(initial_wait=0.01, max_wait=0.1, max_total=5),
         )
-        summary = sync(
-            context, SyntheticDocuments(count), sink, connector_name="crash", flush_every=5, lookback_days=None
-        )
+        docs = SyntheticDocuments(count)
+        summary = sync(context, docs, sink, connector_name="crash", flush_every=5, lookback_days=None)
         if summary.outcome != "busy":
             break
         time.sleep(0.2)

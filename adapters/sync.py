@@ -243,6 +243,12 @@ def sync(
         logger=context.logger,
     )
     started = clock()
+    if job_budget.winding_down:  # e.g. a later company of a multi-stream job: leave it to the next run
+        note = f"the job's time budget ({job_budget.seconds:g}s) was spent before this stream started"
+        context.logger.warn(f"{stream_name}: {note}", step="sync_budget", detail={"stream": stream_name})
+        for sink in sink_list:
+            sink.close()
+        return _not_run_summary(connector_name, stream_name, source, note, "partial", 0.0)
     try:
         run_lease.acquire()
     except LeaseBusy as busy:
@@ -257,7 +263,9 @@ def sync(
         )
         for sink in sink_list:
             sink.close()
-        return _busy_summary(connector_name, stream_name, source, str(busy), round(clock() - started, 3))
+        return _not_run_summary(
+            connector_name, stream_name, source, str(busy), "busy", round(clock() - started, 3)
+        )
     try:
         settle = settings.upload_deadline_seconds + run_lease.grace
         for sink in sink_list:
@@ -325,9 +333,10 @@ def _started_by(context: ContextLike) -> str:
     return f"{socket.gethostname()} pid {os.getpid()}"
 
 
-def _busy_summary(
-    connector_name: str, stream: str, source: Source[Any], note: str, seconds: float
+def _not_run_summary(
+    connector_name: str, stream: str, source: Source[Any], note: str, outcome: str, seconds: float
 ) -> SyncSummary:
+    """The summary of a sync that read and wrote nothing (``busy``, or no budget left)."""
     return SyncSummary(
         connector_name=connector_name,
         stream=stream,
@@ -345,7 +354,7 @@ def _busy_summary(
         complete=False,
         duration_seconds=seconds,
         notes=[note],
-        outcome="busy",
+        outcome=outcome,
     )
 
 

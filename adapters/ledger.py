@@ -97,7 +97,11 @@ class RunGuard(Protocol):
     def clock(self) -> ServerClock: ...
 
     def fence(self) -> None:
-        """Raise unless this run still holds its lease."""
+        """Raise unless this run still holds its lease (re-checked when the last check is old)."""
+        ...
+
+    def confirm(self) -> None:
+        """Raise unless this run still holds its lease, checked with the server now."""
         ...
 
     def is_live(self, run_id: str) -> bool:
@@ -461,7 +465,9 @@ class ExactlyOnce:
                 key, fingerprint=fingerprint, detail=detail, previous=previous
             )
             if self.guard is not None:
-                self.guard.fence()
+                # checked with the server right before the one write that cannot be undone:
+                # a run paused since its last check finds out here, not after sending
+                self.guard.confirm()
             try:
                 return DeliveryStatus.SENT, send()
             except Exception as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import sqlite3
 import time
 from datetime import UTC, datetime
@@ -64,7 +65,7 @@ async def upload(request: Request, customer: str = Depends(current_customer)) ->
     arrived = time.monotonic()
     files, fields = await read_multipart(request)
     variants = variants_of(request)
-    if variants.upload_delay_ms:
+    if variants.upload_delay_ms and random.random() < variants.slow_upload_rate:
         await asyncio.sleep(variants.upload_delay_ms / 1000.0)  # a slow upload
     deadline = variants.write_deadline_seconds
     if deadline is not None and time.monotonic() - arrived > deadline:

@@ -8,7 +8,7 @@ The package must be safe under every plausible answer, so the sandbox offers eac
   ``refuse`` the new start with ``409`` unless the running one is older than
   ``stale_run_seconds`` (then it is abandoned), or ``allow`` both to run;
 * ``upload_delay_ms``: how long Nuntiq takes to store an upload once its body arrived
-  (a slow upload outlasting the client's timeout);
+  (a slow upload outlasting the client's timeout), for ``slow_upload_rate`` of them;
 * ``write_deadline_seconds``: the assumed request deadline: an upload still being
   processed after this long is dropped (``504``, nothing stored) instead of stored late.
 """
@@ -29,6 +29,7 @@ class Variants(BaseModel):
     delta_start: Literal["abandon", "refuse", "allow"] = "abandon"
     stale_run_seconds: float = Field(900.0, gt=0)
     upload_delay_ms: float = Field(0.0, ge=0)
+    slow_upload_rate: float = Field(1.0, ge=0, le=1, description="share of uploads that are slow")
     write_deadline_seconds: float | None = Field(None, gt=0)
 
 

@@ -176,7 +176,15 @@ class ProofEnv:
     # -- lifecycle -------------------------------------------------------------------------
 
     @classmethod
-    def start(cls, sizes: Sizes = SMALL, *, seed: int = 1, workdir: Path | None = None) -> ProofEnv:
+    def start(
+        cls,
+        sizes: Sizes = SMALL,
+        *,
+        seed: int = 1,
+        workdir: Path | None = None,
+        nuntiq_options: Mapping[str, Any] | None = None,
+    ) -> ProofEnv:
+        """Start the three services; ``nuntiq_options`` go to the Nuntiq sandbox (variants, clock offset)."""
         own = workdir is None
         root = Path(tempfile.mkdtemp(prefix="nuntiq-proof-")) if workdir is None else workdir
         root.mkdir(parents=True, exist_ok=True)
@@ -184,7 +192,9 @@ class ProofEnv:
         codat_key = f"proof-codat-{secrets.token_hex(16)}"
         started: list[RunningServer] = []
         try:
-            nuntiq = serve_in_subprocess("nuntiq", db_path=str(root / "nuntiq.sqlite3"))
+            nuntiq = serve_in_subprocess(
+                "nuntiq", db_path=str(root / "nuntiq.sqlite3"), **dict(nuntiq_options or {})
+            )
             started.append(nuntiq)
             connect = serve_in_subprocess(
                 "connect", api_key=connect_key, seed=seed, counts=sizes.connect_counts()
@@ -277,6 +287,21 @@ class ProofEnv:
     def api(self) -> ApiClient:
         return ApiClient(self.nuntiq.url, self.issue_token(), self.customer)
 
+    def set_variants(self, **variants: Any) -> None:
+        """The Nuntiq sandbox's answers to unconfirmed assumptions (see sandbox/nuntiq/variants.py)."""
+        with self.nuntiq.admin() as client:
+            current = client.get("/_sandbox/nuntiq/variants").json()
+            current.update(variants)
+            client.put("/_sandbox/nuntiq/variants", json=current).raise_for_status()
+
+    def write_log(self) -> list[dict[str, Any]]:
+        """Every write Nuntiq recorded (kind, key, server time, job token), oldest first."""
+        with self.nuntiq.admin() as client:
+            response = client.get("/_sandbox/nuntiq/write-log", params={"customer_number": self.customer})
+            response.raise_for_status()
+            items: list[dict[str, Any]] = response.json()["items"]
+            return items
+
     def counters(self) -> dict[str, int]:
         response = httpx.get(
             f"{self.nuntiq.url}/_sandbox/nuntiq/counters",
@@ -322,8 +347,13 @@ class ProofEnv:
         settings: Mapping[str, Any] | None = None,
         token: str | None = None,
         label: str = "",
+        timeout: float = 30,
     ) -> RunRecord:
-        """Run ``connector`` once in this process; the record keeps its log and report."""
+        """Run ``connector`` once in this process; the record keeps its log and report.
+
+        Runs may go on in several threads at once (the overlap proof does): each has its
+        own context, client and log buffer.
+        """
         buffer = io.StringIO()
         report = run_connector(
             connector,
@@ -333,6 +363,7 @@ class ProofEnv:
             params=params,
             log_stream=buffer,
             log_format="json",
+            timeout=timeout,
         )
         record = RunRecord(connector, report, buffer.getvalue(), label)
         self.runs.append(record)

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint typecheck soak crash badinput secrets bench bench-quick sandbox clean
+.PHONY: venv demo test lint typecheck soak crash overlap badinput secrets bench bench-quick sandbox clean
 
 venv: $(STAMP)
 
@@ -35,6 +35,9 @@ soak: $(STAMP)
 
 crash: $(STAMP)
 	$(BIN)/python -m sandbox.proof crash
+
+overlap: $(STAMP)
+	$(BIN)/python -m sandbox.proof overlap
 
 badinput: $(STAMP)
 	$(BIN)/python -m sandbox.proof badinput

@@ -225,6 +225,11 @@ class RunLease:
         if not live or live[0].run != self.run_id:
             other = f"run {live[0].run} holds it" if live else "no live claim"
             self._lose(f"its claim is no longer the earliest live one ({other})")
+        if self._monotonic() - started >= self.grace:
+            # the check itself took too long (the process was paused while waiting for the
+            # answers): what it saw may be stale, so check again; the gap then shows
+            self.confirm()
+            return
         self._confirmed = started
 
     def is_live(self, run_id: str) -> bool:

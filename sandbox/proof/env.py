@@ -134,6 +134,8 @@ class RunRecord:
     report: RunReport
     log: str
     label: str = ""
+    #: the job token the run used (Nuntiq's write log names writers by it)
+    token: str = ""
 
     @property
     def ok(self) -> bool:
@@ -171,6 +173,8 @@ class ProofEnv:
     runs: list[RunRecord] = field(default_factory=list)
     #: texts the suites produced outside connector runs (crash children's logs, errors)
     extra_texts: list[tuple[str, str]] = field(default_factory=list)
+    #: job tokens of connector runs in child processes (their records live in the child)
+    child_tokens: list[str] = field(default_factory=list)
     _own_workdir: bool = True
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -355,17 +359,18 @@ class ProofEnv:
         own context, client and log buffer.
         """
         buffer = io.StringIO()
+        token = token or self.issue_token()
         report = run_connector(
             connector,
             settings or self.settings[connector],
             api_url=self.nuntiq.url,
-            job_token=token or self.issue_token(),
+            job_token=token,
             params=params,
             log_stream=buffer,
             log_format="json",
             timeout=timeout,
         )
-        record = RunRecord(connector, report, buffer.getvalue(), label)
+        record = RunRecord(connector, report, buffer.getvalue(), label, token)
         self.runs.append(record)
         return record
 

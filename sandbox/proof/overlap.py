@@ -177,6 +177,11 @@ def _concurrent(
     return [r for r in records if r is not None]
 
 
+def _run_tokens(env: ProofEnv) -> set[str]:
+    """Job tokens of every connector run so far (in-process runs and child processes)."""
+    return {r.token for r in env.runs} | set(env.child_tokens)
+
+
 def _settle(env: ProofEnv, outcomes: Outcomes) -> None:
     """Faults and slowness off; every connector once more until it is neither failed nor busy."""
     env.clear_faults()
@@ -225,7 +230,7 @@ def run_rounds(
     result = ScenarioResult(
         f"overlapping runs ({rounds} rounds x {len(connectors)} connectors, 2-3 runs each)",
         compare(env, connectors),
-        check_writers(env.write_log(), TTL),
+        check_writers(env.write_log(), TTL, _run_tokens(env)),
         outcomes,
         notes=["delta-start variants: " + ", ".join(f"{k} {v} rounds" for k, v in sorted(starts.items()))],
     )
@@ -269,7 +274,7 @@ def schedule_shorter_than_run(env: ProofEnv, *, seconds: float = 6.0, every: flo
     return ScenarioResult(
         f"schedule shorter than the run ({len(records)} starts, one every {every:g}s)",
         compare(env, [connector]),
-        check_writers(env.write_log(), TTL),
+        check_writers(env.write_log(), TTL, _run_tokens(env)),
         outcomes,
         notes=[f"cursor {before or '-'} -> {after or '-'}"],
         problems=problems,
@@ -291,6 +296,7 @@ def _cursor(env: ProofEnv, connector: str) -> str | None:
 def _child(env: ProofEnv, connector: str, settings: dict[str, Any]) -> tuple[subprocess.Popen[str], str]:
     path = env.write_settings(f"{connector}-child", settings)
     token = env.issue_token()
+    env.child_tokens.append(token)
     log = open(env.workdir / f"overlap-child-{token[-6:]}.log", "w+", encoding="utf-8")  # noqa: SIM115
     cmd = [sys.executable, "-m", "sandbox.cli", "run", connector, "--settings", str(path),
            "--api-url", env.nuntiq.url, "--token", token, "--log-format", "json"]  # fmt: skip
@@ -361,7 +367,7 @@ def paused_holder(env: ProofEnv) -> ScenarioResult:
     return ScenarioResult(
         "paused holder (SIGSTOP past the ttl, another run takes over, SIGCONT)",
         compare(env, [connector]),
-        check_writers(env.write_log(), TTL),
+        check_writers(env.write_log(), TTL, _run_tokens(env)),
         outcomes,
         notes=notes,
         problems=problems,
@@ -407,7 +413,7 @@ def fail_at_90(env: ProofEnv, *, every_items: int = 3) -> ScenarioResult:
     return ScenarioResult(
         f"fail at 90% (backlog {full} files, checkpoint every {every_items})",
         compare(env, [connector]),
-        check_writers(env.write_log(), TTL),
+        check_writers(env.write_log(), TTL, _run_tokens(env)),
         outcomes,
         notes=[
             f"killed after {written} of {full} files were written; the rerun repeated {repeated} "
@@ -451,7 +457,7 @@ def clock_skew(sizes: Sizes, seed: int, skews: Sequence[tuple[str, int]] = SKEWS
                 ScenarioResult(
                     f"Nuntiq clock {label} from the host's",
                     compare(env, connectors),
-                    check_writers(env.write_log(), TTL),
+                    check_writers(env.write_log(), TTL, _run_tokens(env)),
                     outcomes,
                     notes=[f"uploads reconciled after a timeout: {reconciled}"],
                 )

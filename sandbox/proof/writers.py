@@ -63,9 +63,19 @@ class WriterReport:
         return len(self.by_non_holders)
 
 
-def check_writers(log: Iterable[Mapping[str, Any]], ttl: timedelta) -> WriterReport:
-    """Count data writes and those made by a token that held no lease at that server instant."""
+def check_writers(
+    log: Iterable[Mapping[str, Any]], ttl: timedelta, runs: Iterable[str] | None = None
+) -> WriterReport:
+    """Count data writes and those made by a token that held no lease at that server instant.
+
+    ``runs``: the job tokens of connector runs; writes by other tokens (the proof's own
+    source changes, e.g. documents it adds to Nuntiq for the push connector) are not
+    connector writes and are left out. None: every token is a connector run.
+    """
     entries = list(log)
+    if runs is not None:
+        wanted = set(runs)
+        entries = [e for e in entries if str(e["token"]) in wanted]
     claims: dict[str, _Claim] = {}
     for entry in entries:
         kind, key = entry["kind"], str(entry["key"])

@@ -192,3 +192,33 @@ def test_lease_needs_the_servers_timestamp() -> None:
 
     with pytest.raises(LeaseLost, match="updated_at"):
         lease(NoStampApi(), "run-a").acquire()
+
+
+def test_pause_during_the_check_itself_is_caught() -> None:
+    """Paused while waiting for the list answer (which still showed it holding): checked again."""
+    api = FakeApi()
+    clock = Monotonic()
+    holder = lease(api, "paused", clock)
+    holder.acquire()
+    clock.now += TTL.total_seconds()  # due for a check
+
+    class PauseAfterList:
+        def __init__(self, inner: FakeApi) -> None:
+            self.inner = inner
+            self.paused = False
+
+        def get(self, path: str, params: Any = None, extra_headers: Any = None) -> Any:
+            answer = self.inner.get(path, params)
+            if not self.paused:  # SIGSTOP after the server answered; another run takes over
+                self.paused = True
+                api.clock += TTL + timedelta(seconds=1)
+                clock.now += TTL.total_seconds() + 1
+                lease(api, "taker").acquire()
+            return answer
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+    holder.api = PauseAfterList(api)  # type: ignore[assignment]
+    with pytest.raises(LeaseLost):
+        holder.fence()

@@ -387,7 +387,7 @@ def fail_at_90(env: ProofEnv, *, every_items: int = 3) -> ScenarioResult:
     start = env.counters().get("source_documents_created", 0)
     full = _expected_backlog(env)
     target_docs = start + max(1, int(full * 0.9))
-    proc, _ = _child(env, connector, env.settings[connector])
+    proc, child_token = _child(env, connector, env.settings[connector])
     _wait_documents(env, proc, target_docs)
     killed = proc.poll() is None
     if killed:
@@ -395,6 +395,11 @@ def fail_at_90(env: ProofEnv, *, every_items: int = 3) -> ScenarioResult:
     proc.wait(timeout=60)
     _child_log(env, proc)
     written = env.counters().get("source_documents_created", 0) - start
+    # from Nuntiq's record: the killed run's last stored cursor, and what it wrote after it
+    mine = [e for e in env.write_log() if e["token"] == child_token]
+    commits = [e for e in mine if e["kind"] == "delta_cursor"]
+    last_commit = commits[-1]["pk"] if commits else 0
+    past_cursor = sum(1 for e in mine if e["kind"] == "source_document" and e["pk"] > last_commit)
     time.sleep(TTL.total_seconds() + 0.5)  # the killed run's lease lapses
     env.set_variants(upload_delay_ms=0)
     rerun = env.run(connector, label="after kill", timeout=CLIENT_TIMEOUT)
@@ -405,9 +410,10 @@ def fail_at_90(env: ProofEnv, *, every_items: int = 3) -> ScenarioResult:
     problems = []
     if not killed:
         problems.append("the child finished before it could be killed")
-    if repeated > every_items:
+    if past_cursor > every_items:
         problems.append(
-            f"the rerun repeated {repeated} delivered items, more than one checkpoint ({every_items})"
+            f"the killed run wrote {past_cursor} documents after its last stored cursor, "
+            f"more than one checkpoint interval ({every_items})"
         )
     _settle(env, outcomes)
     return ScenarioResult(
@@ -416,8 +422,10 @@ def fail_at_90(env: ProofEnv, *, every_items: int = 3) -> ScenarioResult:
         check_writers(env.write_log(), TTL, _run_tokens(env)),
         outcomes,
         notes=[
-            f"killed after {written} of {full} files were written; the rerun repeated {repeated} "
-            f"already-delivered items and uploaded {uploaded}"
+            f"killed after {written} of {full} files; it had stored its cursor {len(commits)} times and "
+            f"wrote {past_cursor} documents after the last one (must be <= {every_items})",
+            f"the rerun skipped {repeated} already-delivered files (those past the cursor, plus the "
+            f"inclusive boundary batch and the lookback) and uploaded {uploaded}",
         ],
         problems=problems,
     )

@@ -182,11 +182,11 @@ def _run_tokens(env: ProofEnv) -> set[str]:
     return {r.token for r in env.runs} | set(env.child_tokens)
 
 
-def _settle(env: ProofEnv, outcomes: Outcomes) -> None:
-    """Faults and slowness off; every connector once more until it is neither failed nor busy."""
+def _settle(env: ProofEnv, outcomes: Outcomes, connectors: Sequence[str] = CONNECTORS) -> None:
+    """Faults and slowness off; each connector once more until it is neither failed nor busy."""
     env.clear_faults()
     env.set_variants(upload_delay_ms=0)
-    for connector in CONNECTORS:
+    for connector in connectors:
         for _ in range(8):
             record = env.run(connector, label="settle")
             states = {str(s.get("outcome")) for s in _summaries(record.report.result)}
@@ -225,7 +225,7 @@ def run_rounds(
             print(f"round {number:>3}/{rounds} ({delta_start}): {outcomes.text()}", file=out, flush=True)
         env.connect.set_faults()
         changer.round()
-    _settle(env, outcomes)
+    _settle(env, outcomes, connectors)
     env.set_variants(delta_start="abandon", **{**SLOW_UPLOADS, "upload_delay_ms": 0})
     result = ScenarioResult(
         f"overlapping runs ({rounds} rounds x {len(connectors)} connectors, 2-3 runs each)",
@@ -262,7 +262,7 @@ def schedule_shorter_than_run(env: ProofEnv, *, seconds: float = 6.0, every: flo
     for record in records:
         outcomes.add(record)
     env.set_variants(upload_delay_ms=0)
-    _settle(env, outcomes)
+    _settle(env, outcomes, [connector])
     after = _cursor(env, connector)
     problems = []
     if outcomes.counts["busy"] == 0:
@@ -363,7 +363,7 @@ def paused_holder(env: ProofEnv) -> ScenarioResult:
     if "lost the lease" not in text:
         problems.append("the paused holder did not report losing its lease")
     env.set_variants(upload_delay_ms=0)
-    _settle(env, outcomes)
+    _settle(env, outcomes, [connector])
     return ScenarioResult(
         "paused holder (SIGSTOP past the ttl, another run takes over, SIGCONT)",
         compare(env, [connector]),
@@ -415,7 +415,7 @@ def fail_at_90(env: ProofEnv, *, every_items: int = 3) -> ScenarioResult:
             f"the killed run wrote {past_cursor} documents after its last stored cursor, "
             f"more than one checkpoint interval ({every_items})"
         )
-    _settle(env, outcomes)
+    _settle(env, outcomes, [connector])
     return ScenarioResult(
         f"fail at 90% (backlog {full} files, checkpoint every {every_items})",
         compare(env, [connector]),
@@ -448,7 +448,12 @@ def _expected_backlog(env: ProofEnv) -> int:
     return sum(max(0, n - have.get(key, 0)) for key, n in expected.items())
 
 
-def clock_skew(sizes: Sizes, seed: int, skews: Sequence[tuple[str, int]] = SKEWS) -> list[ScenarioResult]:
+def clock_skew(
+    sizes: Sizes,
+    seed: int,
+    skews: Sequence[tuple[str, int]] = SKEWS,
+    connectors: Sequence[str] = ("connect_pull_billing_documents", "codat_pull_files"),
+) -> list[ScenarioResult]:
     """For each offset, a Nuntiq whose clock is that far off the host's; slow uploads force reconciles."""
     results = []
     for label, offset in skews:
@@ -456,11 +461,10 @@ def clock_skew(sizes: Sizes, seed: int, skews: Sequence[tuple[str, int]] = SKEWS
             _configure(env)
             env.set_variants(**{**SLOW_UPLOADS, "slow_upload_rate": 0.5})
             outcomes = Outcomes()
-            connectors = ("connect_pull_billing_documents", "codat_pull_files")
             for connector in connectors:
                 outcomes.add(env.run(connector, label=f"skew {label}", timeout=CLIENT_TIMEOUT))
             reconciled = sum(_reconciled(r) for r in env.runs)
-            _settle(env, outcomes)
+            _settle(env, outcomes, connectors)
             results.append(
                 ScenarioResult(
                     f"Nuntiq clock {label} from the host's",

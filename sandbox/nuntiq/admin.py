@@ -87,7 +87,9 @@ def put_variants(request: Request, body: Variants) -> dict[str, Any]:
 
 
 @router.get("/_sandbox/nuntiq/write-log")
-def write_log(request: Request, customer_number: str, after: int = 0, limit: int = 10000) -> dict[str, Any]:
+def write_log(
+    request: Request, customer_number: str, after: int = 0, limit: int = 1_000_000
+) -> dict[str, Any]:
     """Every write (kind, key, server time) with the job token that made it, oldest first."""
     with store_of(request).read() as conn:
         rows = conn.execute(

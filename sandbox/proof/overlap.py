@@ -339,24 +339,25 @@ def paused_holder(env: ProofEnv) -> ScenarioResult:
     if not _wait_documents(env, proc, start + 2):
         problems.append("the child finished or stalled before it could be paused")
     os.kill(proc.pid, signal.SIGSTOP)
-    paused_at = len(env.write_log())
+    paused_at = env.write_log()[-1]["pk"]
     time.sleep(TTL.total_seconds() + 1.5)
     taker = env.run(connector, label="takeover", timeout=CLIENT_TIMEOUT)
     outcomes.add(taker)
-    resumed_from = len(env.write_log())
+    resumed_from = env.write_log()[-1]["pk"]
     os.kill(proc.pid, signal.SIGCONT)
     proc.wait(timeout=120)
     text = _child_log(env, proc)
     log = env.write_log()
-    after_takeover = [
-        e for e in log[paused_at:]
-        if e["token"] == paused_token and e["kind"] in ("source_document", "supplier", "delta_cursor",
-                                                        "custom_data:adapters_delivery_ledger")
-    ]  # fmt: skip
-    after_resume = [e for e in after_takeover if log.index(e) >= resumed_from]
+    data_kinds = ("source_document", "supplier", "delta_cursor", "custom_data:adapters_delivery_ledger")
+    taker_first = next((e["pk"] for e in log if e["token"] == taker.token), 0)
+    paused_data = [e for e in log if e["token"] == paused_token and e["kind"] in data_kinds]
+    in_flight = [e for e in paused_data if paused_at < e["pk"] < taker_first]
+    after_takeover = [e for e in paused_data if e["pk"] > taker_first]
+    after_resume = [e for e in after_takeover if e["pk"] > resumed_from]
     notes.append(
         f"paused child exit {proc.returncode} ({'lost its lease' if 'LeaseLost' in text else 'see log'}); "
-        f"its data writes after the pause: {len(after_takeover)}, after resuming: {len(after_resume)}"
+        f"its data writes: {len(in_flight)} in flight when paused (landed while it held the lease), "
+        f"{len(after_takeover)} after the takeover, {len(after_resume)} after resuming"
     )
     if after_takeover:
         problems.append(f"the paused holder wrote {len(after_takeover)} rows after losing its lease")

@@ -16,6 +16,7 @@ import json
 import secrets
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,6 +145,11 @@ class RunRecord:
     @property
     def retries(self) -> int:
         return count_retries(self.log)
+
+    @property
+    def busy(self) -> bool:
+        """Whether a sync of the run found its stream's lease held by another run."""
+        return '"step": "lease_busy"' in self.log or '"step":"lease_busy"' in self.log
 
 
 def count_retries(log_text: str) -> int:
@@ -375,10 +381,13 @@ class ProofEnv:
         return record
 
     def run_until_ok(self, connector: str, attempts: int = 3) -> RunRecord:
+        """Run until a run succeeds without finding a stream busy (a killed run's lease lapses first)."""
         record = self.run(connector, label="settle")
         for _ in range(attempts - 1):
-            if record.ok:
+            if record.ok and not record.busy:
                 break
+            if record.busy:
+                time.sleep(PROOF_RUN["lease_ttl_seconds"] / 2)
             record = self.run(connector, label="settle")
         return record
 

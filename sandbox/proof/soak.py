@@ -7,19 +7,27 @@ its retries fails through ``delta_run`` and is simply retried by the next round;
 are counted, not hidden. After the last round the faults are switched off and every
 connector runs once more (the schedule's next tick, which also picks up the last
 round's changes); then Nuntiq and Codat are compared with the ground truth.
+
+Overlap: in every round one connector (in turn) gets a second, manual run started 0.1 s
+after the scheduled one; one of the two must find the stream busy. Nuntiq's write log
+then shows whether any row was written by a run that did not hold the lease.
 """
 
 from __future__ import annotations
 
 import random
 import re
+import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TextIO
 
 from sandbox.proof.changes import SourceChanger
-from sandbox.proof.env import CONNECTORS, SMALL, SOAK_FAULTS, ProofEnv, RunRecord, Sizes
+from sandbox.proof.env import CONNECTORS, PROOF_RUN, SMALL, SOAK_FAULTS, ProofEnv, RunRecord, Sizes
 from sandbox.proof.truth import TruthReport, compare
+from sandbox.proof.writers import WriterReport, check_writers
 from sandbox.runner import REPO_ROOT
 
 
@@ -34,6 +42,9 @@ class SoakResult:
     counters: dict[str, int]
     codat_uploads: int = 0
     failures: list[str] = field(default_factory=list)
+    #: second runs started beside a scheduled one (one connector per round)
+    overlapping: list[RunRecord] = field(default_factory=list)
+    writers: WriterReport = field(default_factory=WriterReport)
 
     @property
     def failed_runs(self) -> int:
@@ -58,7 +69,10 @@ class SoakResult:
     @property
     def ok(self) -> bool:
         return (
-            self.truth.mismatches == 0 and self.truth.duplicates == 0 and self.truth.cursor_regressions == 0
+            self.truth.mismatches == 0
+            and self.truth.duplicates == 0
+            and self.truth.cursor_regressions == 0
+            and self.writers.non_holder_writes == 0
         )
 
     def lines(self) -> list[str]:
@@ -85,6 +99,11 @@ class SoakResult:
             f"mismatches            : {self.truth.mismatches}",
             f"duplicates            : {self.truth.duplicates}",
             f"cursor regressions    : {self.truth.cursor_regressions}",
+            f"overlapping runs      : {len(self.overlapping)} started beside a scheduled run, "
+            f"{sum(1 for r in self.overlapping if r.busy)} found the stream busy, "
+            f"{sum(1 for r in self.overlapping if not r.ok)} failed",
+            f"writes by non-holders : {self.writers.non_holder_writes} of {self.writers.data_writes} "
+            "data writes (from Nuntiq's write log)",
         ]
         out += [f"  {finding}" for finding in self.truth.findings[:40]]
         causes = failure_causes(self.runs)
@@ -132,10 +151,16 @@ def run_soak(
     settle: list[RunRecord] = []
     failures: list[str] = []
     env.reset_stats()
+    overlapping: list[RunRecord] = []
     for number in range(1, rounds + 1):
         env.set_faults(plan, seed=seed * 1000 + number)
         for connector in CONNECTORS:
-            record = env.run(connector, label=f"round {number}")
+            if connector == CONNECTORS[number % len(CONNECTORS)]:
+                # a manual run started beside the scheduled one: one of them must yield
+                record, extra = _beside(env, connector, label=f"round {number}")
+                overlapping.append(extra)
+            else:
+                record = env.run(connector, label=f"round {number}")
             records.append(record)
             if not record.ok:
                 failures.append(f"round {number} {connector}: {record.report.error}")
@@ -149,6 +174,8 @@ def run_soak(
     for connector in CONNECTORS:
         settle.append(env.run_until_ok(connector))
     truth = compare(env)
+    tokens = {r.token for r in records + settle + overlapping}
+    writers = check_writers(env.write_log(), timedelta(seconds=PROOF_RUN["lease_ttl_seconds"]), tokens)
     uploads = len(_uploads(env))
     return SoakResult(
         rounds=rounds,
@@ -160,7 +187,29 @@ def run_soak(
         counters=env.counters(),
         codat_uploads=uploads,
         failures=failures,
+        overlapping=overlapping,
+        writers=writers,
     )
+
+
+def _beside(env: ProofEnv, connector: str, *, label: str) -> tuple[RunRecord, RunRecord]:
+    """The scheduled run and a second one started 0.1 s later, in threads."""
+    results: dict[str, RunRecord] = {}
+    tokens = {"scheduled": env.issue_token(), "extra": env.issue_token()}
+
+    def go(which: str, delay: float) -> None:
+        time.sleep(delay)
+        results[which] = env.run(connector, token=tokens[which], label=f"{label} ({which})")
+
+    threads = [
+        threading.Thread(target=go, args=("scheduled", 0.0), daemon=True),
+        threading.Thread(target=go, args=("extra", 0.1), daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    return results["scheduled"], results["extra"]
 
 
 def _uploads(env: ProofEnv) -> list[dict[str, object]]:

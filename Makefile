@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint typecheck soak crash badinput secrets variants variants-codat bench bench-quick sandbox clean downstream
+.PHONY: venv demo test lint typecheck soak crash overlap badinput secrets variants variants-codat bench bench-quick sandbox clean downstream
 
 venv: $(STAMP)
 
@@ -35,6 +35,9 @@ soak: $(STAMP)
 
 crash: $(STAMP)
 	$(BIN)/python -m sandbox.proof crash
+
+overlap: $(STAMP)
+	$(BIN)/python -m sandbox.proof overlap
 
 badinput: $(STAMP)
 	$(BIN)/python -m sandbox.proof badinput

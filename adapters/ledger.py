@@ -32,6 +32,18 @@ Reusing it for another target (e.g. uploads to Codat)::
     )
     outcome.status  # "sent" | "reconciled" | "skipped"
 
+Owners and server time (when a :class:`RunGuard`, i.e. the run's lease, is bound with
+:meth:`ExactlyOnce.guard_with`): every pending mark carries the run that wrote it. A
+pending mark of another run that is still live is never taken for a crashed attempt:
+the delivery waits until that run finished it (then it is skipped) or died. A pending
+mark is reconciled only once the server's clock is ``settle`` seconds past the mark's own
+server stamp, where ``settle`` covers the request deadline Nuntiq is assumed to keep
+("Nuntiq finishes or drops a write request within T") plus the lease's fencing grace.
+A slow upload therefore has landed or been dropped before anyone asks whether it
+arrived; the host's wall clock plays no part. The search for an arrived copy starts at
+the first attempt's server stamp. Every mark and every send is fenced by the lease, so a
+run that lost its lease stops before writing.
+
 The ledger's own calls (custom-data GET/PUT) may be retried with a Nuntiq ``Retrier``
 passed to :class:`Ledger`; they are idempotent. ``send`` is retried only through the
 find-before-resend step, so a retried send never duplicates an arrived one.
@@ -39,6 +51,7 @@ find-before-resend step, so a retried send never duplicates an arrived one.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -46,12 +59,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 from urllib.parse import quote
 
-from adapters.cursor import format_cursor, parse_timestamp
+from adapters.cursor import CursorError, format_cursor, parse_timestamp
 from adapters.retry import Retrier
 from adapters.runtime import ApiLike
+from adapters.servertime import ServerClock
 
 __all__ = [
     "DEFAULT_TABLE",
@@ -59,8 +73,11 @@ __all__ = [
     "DeliveryStatus",
     "EntryState",
     "ExactlyOnce",
+    "GuardedSink",
     "Ledger",
+    "LedgerBusy",
     "LedgerEntry",
+    "RunGuard",
 ]
 
 DEFAULT_TABLE = "adapters_delivery_ledger"
@@ -68,6 +85,41 @@ _MAX_ROW_KEY = 200
 _PAGE = 200
 
 T = TypeVar("T")
+
+
+class RunGuard(Protocol):
+    """What the ledger needs of the run's lease (:class:`adapters.lease.RunLease` has it)."""
+
+    @property
+    def run_id(self) -> str: ...
+
+    @property
+    def clock(self) -> ServerClock: ...
+
+    def fence(self) -> None:
+        """Raise unless this run still holds its lease (re-checked when the last check is old)."""
+        ...
+
+    def confirm(self) -> None:
+        """Raise unless this run still holds its lease, checked with the server now."""
+        ...
+
+    def is_live(self, run_id: str) -> bool:
+        """Whether the run ``run_id`` still holds a live lease claim."""
+        ...
+
+
+@runtime_checkable
+class GuardedSink(Protocol):
+    """A sink with a delivery ledger, which the sync driver binds to the run's lease."""
+
+    def guard_with(self, guard: RunGuard, *, settle: float) -> None:
+        """Bind ``guard``; ``settle``: server-time seconds before a pending mark may be reconciled."""
+        ...
+
+
+class LedgerBusy(RuntimeError):
+    """A delivery is pending by another run that is still live; it was left to that run."""
 
 
 class EntryState(StrEnum):
@@ -88,9 +140,24 @@ class LedgerEntry:
     result: Mapping[str, Any] = field(default_factory=dict)
     #: when the latest attempt was marked (``marked_at`` is the first)
     attempted_at: datetime | None = None
+    #: the run whose attempt this is (its lease's run id); None for marks without a lease
+    owner: str | None = None
+    #: the server's stamp of the first attempt's mark, once known
+    marked_at_server: datetime | None = None
+    #: the server's stamp of this row as read or written (not stored in the value)
+    written_at: datetime | None = None
+
+    @property
+    def first_server_stamp(self) -> datetime | None:
+        """Server time of the first attempt: stored, or (for a first attempt) the row's own stamp."""
+        if self.marked_at_server is not None:
+            return self.marked_at_server
+        return self.written_at if self.attempts <= 1 else None
 
     def to_value(self) -> dict[str, Any]:
         return {
+            "owner": self.owner,
+            "marked_at_server": format_cursor(self.marked_at_server) if self.marked_at_server else None,
             "key": self.key,
             "state": self.state.value,
             "fingerprint": self.fingerprint,
@@ -102,8 +169,13 @@ class LedgerEntry:
         }
 
     @classmethod
-    def from_value(cls, value: Mapping[str, Any]) -> LedgerEntry:
+    def from_value(cls, value: Mapping[str, Any], written_at: datetime | None = None) -> LedgerEntry:
+        owner = value.get("owner")
+        first = value.get("marked_at_server")
         return cls(
+            owner=str(owner) if owner else None,
+            marked_at_server=parse_timestamp(first) if isinstance(first, str) and first else None,
+            written_at=written_at,
             key=str(value["key"]),
             state=EntryState(value["state"]),
             fingerprint=str(value["fingerprint"]),
@@ -131,6 +203,7 @@ class Ledger:
         table: str = DEFAULT_TABLE,
         retrier: Retrier | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: ServerClock | None = None,
     ) -> None:
         if not namespace or len(namespace) > 100:
             raise ValueError(f"ledger namespace must be a short non-empty name, got {namespace!r}")
@@ -139,7 +212,21 @@ class Ledger:
         self.table = table
         self.retrier = retrier
         self.now = now
+        self.clock = clock or ServerClock()
+        self.guard: RunGuard | None = None
         self._path = f"/v1/custom-data/{quote(table, safe='')}"
+
+    def guard_with(self, guard: RunGuard) -> None:
+        """Marks carry ``guard``'s run as owner, every write is fenced, time is the server's."""
+        self.guard = guard
+        self.clock = guard.clock
+
+    def server_now(self) -> datetime:
+        """The server's current time; learned by a harmless clock-row write if nothing told us yet."""
+        if not self.clock.known:
+            data = {"rows": [{"key": f"{self.namespace}/~clock", "value": {"purpose": "server time"}}]}
+            self._observe(self._call(lambda: self.api.put(self._path, data=data), step="ledger_write"))
+        return self.clock.now()
 
     # -- reading ------------------------------------------------------------------------
 
@@ -152,26 +239,26 @@ class Ledger:
 
     def get(self, key: str) -> LedgerEntry | None:
         row_key = self.row_key(key)
-        for row_key_found, value in self._rows(prefix=row_key):
+        for row_key_found, value, stamp in self._rows(prefix=row_key):
             if row_key_found == row_key:
-                return _entry(value)
+                return _entry(value, stamp)
         return None
 
     def entries(self) -> Iterator[LedgerEntry]:
         """Every entry of this namespace (paged; for inspection and pruning)."""
-        for _, value in self._rows(prefix=f"{self.namespace}/"):
-            entry = _entry(value)
+        for key, value, stamp in self._rows(prefix=f"{self.namespace}/"):
+            entry = _entry(value, stamp) if not key.endswith("/~clock") else None
             if entry is not None:
                 yield entry
 
-    def _rows(self, *, prefix: str) -> Iterator[tuple[str, Any]]:
+    def _rows(self, *, prefix: str) -> Iterator[tuple[str, Any, datetime | None]]:
         page = 1
         while True:
             params: dict[str, Any] = {"key_prefix": prefix, "page": page, "limit": _PAGE}
             body = self._call(_bind(self.api.get, self._path, params), step="ledger_read")
             items = body.get("items", []) if isinstance(body, Mapping) else []
             for item in items:
-                yield str(item.get("key")), item.get("value")
+                yield str(item.get("key")), item.get("value"), self.clock.observe(item.get("updated_at"))
             if len(items) < _PAGE:
                 return
             page += 1
@@ -203,9 +290,10 @@ class Ledger:
             attempts=keep.attempts + 1 if keep is not None else 1,
             detail=dict(detail or {}),
             attempted_at=now,
+            owner=self.guard.run_id if self.guard is not None else None,
+            marked_at_server=keep.first_server_stamp if keep is not None else None,
         )
-        self._put(entry)
-        return entry
+        return self._put(entry)
 
     def mark_done(self, entry: LedgerEntry, result: Mapping[str, Any]) -> LedgerEntry:
         done = LedgerEntry(
@@ -217,9 +305,10 @@ class Ledger:
             detail=entry.detail,
             result=dict(result),
             attempted_at=entry.attempted_at,
+            owner=entry.owner,
+            marked_at_server=entry.first_server_stamp,
         )
-        self._put(done)
-        return done
+        return self._put(done)
 
     def forget(self, keys: list[str]) -> None:
         """Delete entries (e.g. to force a re-delivery)."""
@@ -240,9 +329,15 @@ class Ledger:
             self.forget(old[start : start + 1000])
         return len(old)
 
-    def _put(self, entry: LedgerEntry) -> None:
+    def _put(self, entry: LedgerEntry) -> LedgerEntry:
+        if self.guard is not None:
+            self.guard.fence()
         data = {"rows": [{"key": self.row_key(entry.key), "value": entry.to_value()}]}
-        self._call(lambda: self.api.put(self._path, data=data), step="ledger_write")
+        stamp = self._observe(self._call(lambda: self.api.put(self._path, data=data), step="ledger_write"))
+        return dataclasses.replace(entry, written_at=stamp)
+
+    def _observe(self, body: Any) -> datetime | None:
+        return self.clock.observe(body.get("updated_at") if isinstance(body, Mapping) else None)
 
     def _call(self, fn: Callable[[], T], *, step: str) -> T:
         return self.retrier.call(fn, step=step) if self.retrier is not None else fn()
@@ -252,7 +347,7 @@ def _bind(get: Callable[..., Any], path: str, params: Mapping[str, Any]) -> Call
     return lambda: get(path, params=params)
 
 
-def _entry(value: Any) -> LedgerEntry | None:
+def _entry(value: Any, written_at: datetime | None = None) -> LedgerEntry | None:
     if isinstance(value, str):
         try:
             value = json.loads(value)
@@ -261,8 +356,8 @@ def _entry(value: Any) -> LedgerEntry | None:
     if not isinstance(value, Mapping):
         return None
     try:
-        return LedgerEntry.from_value(value)
-    except (KeyError, ValueError, TypeError):
+        return LedgerEntry.from_value(value, written_at)
+    except (KeyError, ValueError, TypeError, CursorError):
         return None
 
 
@@ -283,10 +378,18 @@ class ExactlyOnce:
     """Runs the pending -> send -> done protocol of :class:`Ledger` for one delivery at a time.
 
     ``settle`` (seconds): before asking the target about a pending attempt, wait until the
-    pending mark is that old, so a request a killed process had fully sent has been
-    processed by the target. ``skew``: how far before the pending mark ``find`` should
-    look, to absorb clock differences between this host and the target.
+    pending mark is that old, so a request the attempt had sent has been processed or
+    dropped by the target. ``answered(exc)`` says whether a failed send got an answer
+    from the target that ends its request (e.g. a 503 from the service itself); a retry
+    after such an answer asks ``find`` at once instead of settling first. ``skew``: how
+    far before the pending mark ``find`` looks when only the host's time of the mark is
+    known (rows written before marks had server stamps). With a guard bound
+    (:meth:`guard_with`), ages are measured in server time
+    and other live runs' pending marks are waited for, not reconciled.
     """
+
+    #: how far before the first attempt's server stamp ``find`` looks (server-internal spread)
+    SERVER_MARGIN = timedelta(seconds=5)
 
     def __init__(
         self,
@@ -295,14 +398,34 @@ class ExactlyOnce:
         settle: float = 2.0,
         skew: timedelta = timedelta(minutes=10),
         sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+        owner_wait: float = 600.0,
+        answered: Callable[[BaseException], bool] = lambda exc: False,
     ) -> None:
         self.ledger = ledger
+        self.answered = answered
         self.settle = settle
         self.skew = skew
         self.sleep = sleep
+        self.monotonic = monotonic
+        self.owner_wait = owner_wait
+
+    @property
+    def guard(self) -> RunGuard | None:
+        return self.ledger.guard
+
+    def guard_with(self, guard: RunGuard, *, settle: float, owner_wait: float | None = None) -> None:
+        """Bind the run's lease: owner marks, fenced writes, server-time ``settle`` seconds."""
+        self.ledger.guard_with(guard)
+        self.settle = settle
+        if owner_wait is not None:
+            self.owner_wait = owner_wait
 
     def search_from(self, entry: LedgerEntry) -> datetime:
         """The earliest creation time a ``find`` should consider for ``entry``."""
+        first = entry.first_server_stamp
+        if first is not None:
+            return first - self.SERVER_MARGIN
         return entry.marked_at - self.skew
 
     def deliver(
@@ -317,6 +440,7 @@ class ExactlyOnce:
     ) -> DeliveryOutcome:
         """Deliver ``key`` unless it was already; returns what happened and the target's result."""
         entry = self.ledger.get(key)
+        entry = self._wait_for_live_owner(key, entry)
         if entry is not None and entry.fingerprint == fingerprint and entry.state is EntryState.DONE:
             return DeliveryOutcome(DeliveryStatus.SKIPPED, entry, entry.result)
         pending = (
@@ -325,18 +449,30 @@ class ExactlyOnce:
             else None
         )
         box: dict[str, LedgerEntry | None] = {"pending": pending}
+        # True when this run's own last send got an answer from the target: then that
+        # request is over and ``find`` can tell at once whether it arrived
+        settled_by_answer = {"value": False}
 
         def attempt() -> tuple[DeliveryStatus, Mapping[str, Any]]:
             previous = box["pending"]
             if previous is not None:
-                self._settle(previous)
+                if not (settled_by_answer["value"] and self.guard is not None):
+                    self._settle(previous)
                 found = find(previous)
                 if found is not None:
                     return DeliveryStatus.RECONCILED, found
             box["pending"] = self.ledger.mark_pending(
                 key, fingerprint=fingerprint, detail=detail, previous=previous
             )
-            return DeliveryStatus.SENT, send()
+            if self.guard is not None:
+                # checked with the server right before the one write that cannot be undone:
+                # a run paused since its last check finds out here, not after sending
+                self.guard.confirm()
+            try:
+                return DeliveryStatus.SENT, send()
+            except Exception as exc:
+                settled_by_answer["value"] = self.answered(exc)
+                raise
 
         status, result = retrier.call(attempt, step="deliver") if retrier is not None else attempt()
         marked = box["pending"]
@@ -344,7 +480,33 @@ class ExactlyOnce:
         done = self.ledger.mark_done(marked, result)
         return DeliveryOutcome(status, done, result)
 
+    def _wait_for_live_owner(self, key: str, entry: LedgerEntry | None) -> LedgerEntry | None:
+        """While another live run owns ``key``'s pending mark, leave it to that run."""
+        guard = self.guard
+        if guard is None:
+            return entry
+        started = self.monotonic()
+        while (
+            entry is not None
+            and entry.state is EntryState.PENDING
+            and entry.owner is not None
+            and entry.owner != guard.run_id
+            and guard.is_live(entry.owner)
+        ):
+            if self.monotonic() - started >= self.owner_wait:
+                raise LedgerBusy(
+                    f"delivery {key!r} is pending by run {entry.owner}, which is still live after "
+                    f"{self.owner_wait:g}s; left to it (nothing sent)"
+                )
+            self.sleep(1.0)
+            entry = self.ledger.get(key)
+        return entry
+
     def _settle(self, entry: LedgerEntry) -> None:
-        age = (self.ledger.now() - (entry.attempted_at or entry.marked_at)).total_seconds()
+        if self.guard is not None and entry.written_at is not None:
+            # server time against the mark's server stamp: never negative, never skewed
+            age = max(0.0, (self.ledger.server_now() - entry.written_at).total_seconds())
+        else:
+            age = (self.ledger.now() - (entry.attempted_at or entry.marked_at)).total_seconds()
         if 0 <= age < self.settle:
             self.sleep(self.settle - age)

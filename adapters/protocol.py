@@ -71,3 +71,18 @@ class Refetchable(Protocol):
     """
 
     def refetch(self, wanted: Sequence[Refetch]) -> Iterator[SourceItem]: ...
+
+
+@runtime_checkable
+class Settling(Protocol):
+    """Optional: a source that can say how far its current fetch is complete.
+
+    ``settled_cursor()`` returns a cursor value ``c`` such that every item with a cursor
+    below ``c`` that this fetch will ever yield has already been yielded (``None``: no such
+    bound yet). An ``UNORDERED`` source announces it at partition boundaries (a finished
+    day, company or time window), which lets the sync driver checkpoint and stop at its
+    time budget with that much committed instead of nothing. Wrappers that forward
+    ``fetch_since`` should forward this too.
+    """
+
+    def settled_cursor(self) -> datetime | None: ...

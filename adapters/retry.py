@@ -27,10 +27,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 from tenacity import RetryCallState, Retrying
 
 from adapters import progress
+from adapters.budget import Budget, budget_of
 from adapters.failures import AdapterError, Classifier, Failure, RetriesExhausted
 from adapters.progress import EventKind, ProgressEvent
 from adapters.runtime import ContextLike, LoggerLike
@@ -55,6 +56,8 @@ class RetryPolicy(BaseModel):
     max_wait: float = Field(default=60.0, gt=0, description="cap on every single wait, seconds")
     max_total: float = Field(default=300.0, gt=0, description="cap on the time spent in one call, seconds")
     jitter: float = Field(default=0.25, ge=0, le=1, description="relative spread of the exponential wait")
+    #: the job's time budget (see :mod:`adapters.budget`): no wait may run past it
+    _budget: Budget | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _caps_consistent(self) -> RetryPolicy:
@@ -72,18 +75,27 @@ class RetryPolicy(BaseModel):
         refused with a message naming them, before any call is made.
         """
         raw = context.get_config("retry")
-        if raw is None:
-            return cls()
-        if not isinstance(raw, Mapping):
+        if raw is not None and not isinstance(raw, Mapping):
             raise ValueError(f"config.retry must be an object of retry settings, got {raw!r:.80}")
         try:
-            return cls.model_validate(dict(raw))
+            policy = cls() if raw is None else cls.model_validate(dict(raw))
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in error['loc']) or 'retry'}: {error['msg']}"
                 for error in exc.errors()
             )
             raise ValueError(f"config.retry is not valid: {problems}") from None
+        return policy.within(budget_of(context))
+
+    def within(self, budget: Budget | None) -> RetryPolicy:
+        """This policy, with every wait also capped by what is left of ``budget``."""
+        capped = self.model_copy()
+        capped._budget = budget
+        return capped
+
+    def budget_left(self) -> float | None:
+        """Seconds left in the job's time budget, or None when the policy has none."""
+        return self._budget.remaining() if self._budget is not None else None
 
     def backoff(self, attempt: int, draw: float) -> float:
         """Jittered exponential wait after failed attempt number ``attempt`` (1-based).
@@ -162,6 +174,12 @@ class Retrier:
                 state.give_up_reason = f"server asked to wait {asked:g}s, above max_wait {policy.max_wait:g}s"
                 return 0.0
             chosen = min(max(asked or 0.0, backoff), policy.max_wait)
+            left = policy.budget_left()
+            if left is not None and chosen > left:
+                state.give_up_reason = (
+                    f"waiting {chosen:.1f}s would pass the run's time budget ({max(left, 0.0):.1f}s left)"
+                )
+                return 0.0
             elapsed = self._clock() - state.started
             if elapsed + chosen > policy.max_total:
                 state.give_up_reason = (

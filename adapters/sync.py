@@ -29,7 +29,8 @@ What the source's :class:`~adapters.protocol.Ordering` changes:
 
 For every ordering, items below ``since`` are dropped (they were covered before), items
 without a cursor go to the sinks but never move the watermark. On any exception the
-run fails through ``delta_run`` and the stored cursor stays; nothing is swallowed.
+run fails through ``delta_run`` and the stored cursor stays at the last checkpoint;
+nothing is swallowed.
 
 With ``quarantine`` (:class:`adapters.quarantine.Quarantine`), an item refused
 permanently (a :class:`~adapters.records.RefusedItem` from the source, a sink's
@@ -37,10 +38,29 @@ refusal in ``add()``, rows a Load rejects on flush) is kept in quarantine instea
 failing the run; the quarantine is flushed with the sinks, so such an item counts as
 durable once it is kept. Quarantined items are retried first, through the source's
 ``refetch()``. All of it sits in the ``_Driver`` methods marked "quarantine".
+
+Around that, three small units that keep overlapping, overrunning and late-failing
+runs safe (each in its own module, composed here):
+
+* the run lease (:mod:`adapters.lease`): taken before the first ``delta_run`` starts,
+  so a second run of the stream neither writes nor disturbs the first one's delta run;
+  it returns an ``outcome="busy"`` summary instead. Every add, flush and commit is
+  fenced by it, and sinks that keep a delivery ledger are bound to it
+  (:class:`~adapters.ledger.GuardedSink`). Bounded backfills (``since_override`` with
+  ``until_override``) take a lease scope and a delta stream (``<stream>.backfill``) of
+  their own, so they run beside the scheduled job;
+* the time budget (:mod:`adapters.budget`, ``config.run.time_budget_seconds``): reading
+  stops when it is nearly spent (``outcome="partial"``), with the ordered prefix or the
+  settled cursor committed;
+* checkpoints (:mod:`adapters.checkpoint`): the committable cursor is committed every
+  ``checkpoint_every_items`` items or ``checkpoint_every_seconds`` seconds by closing the
+  current ``delta_run`` and opening the next (:class:`_DeltaSegments`).
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -49,6 +69,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from adapters import progress
+from adapters.budget import Budget, budget_of
+from adapters.checkpoint import CheckpointPolicy
 from adapters.cursor import (
     CursorError,
     ResolvedSince,
@@ -57,12 +79,16 @@ from adapters.cursor import (
     parse_timestamp,
     resolve_since,
 )
+from adapters.lease import LeaseBusy, LeaseLost, RunLease
+from adapters.ledger import GuardedSink
+from adapters.nuntiq.retrier import nuntiq_retrier
 from adapters.params import read_job_params
 from adapters.progress import EventKind
-from adapters.protocol import Ordering, Refetchable, Source
+from adapters.protocol import Ordering, Refetchable, Settling, Source
 from adapters.quarantine import ItemRefusedError, Quarantine, refusal_reason
 from adapters.records import RefusedItem, SourceItem
-from adapters.runtime import ContextLike
+from adapters.runsettings import RunSettings
+from adapters.runtime import ContextLike, LoggerLike
 from adapters.sinks.base import IsolatingSink, Sink
 
 __all__ = ["DEFAULT_FLUSH_EVERY", "DEFAULT_LOOKBACK_DAYS", "DeltaRunLike", "SyncSummary", "sync"]
@@ -96,7 +122,12 @@ class SyncSummary:
     the items that are durable in it after this run (including ones a sink found already
     written, which ``skipped`` also counts). ``watermark`` is the greatest cursor among
     durable items; ``cursor_after`` what is stored now. ``complete`` is False when
-    ``max_duration`` stopped the run early.
+    ``max_duration`` or the time budget stopped the run early.
+
+    ``outcome``: ``completed``; ``partial`` (stopped by the budget, what was committed is
+    in ``cursor_after``); ``busy`` (another live run holds the stream's lease: nothing was
+    read or written, ``notes`` says which run and since when). ``checkpoints`` counts the
+    intermediate commits; ``run`` is this run's lease id (the owner of its ledger marks).
     """
 
     connector_name: str
@@ -117,6 +148,9 @@ class SyncSummary:
     notes: list[str] = field(default_factory=list)
     #: what the quarantine did (empty without one): see ``Quarantine.report``
     quarantine: dict[str, Any] = field(default_factory=dict)
+    outcome: str = "completed"
+    checkpoints: int = 0
+    run: str | None = None
 
     @property
     def items_written(self) -> int:
@@ -151,6 +185,9 @@ def sync(
     clock: Callable[[], float] = time.monotonic,
     job_params: Iterable[str] = (),
     quarantine: Quarantine | None = None,
+    run_settings: RunSettings | None = None,
+    lease: RunLease | None = None,
+    budget: Budget | None = None,
 ) -> SyncSummary:
     """Run ``source`` into ``sinks`` as one delta run of ``connector_name``/``stream``.
 
@@ -162,6 +199,9 @@ def sync(
     own job parameters, so near misses of them are refused too (:mod:`adapters.params`).
     ``quarantine`` (from ``Quarantine.for_context``) keeps permanently refused items
     instead of failing the run on the first one; ``None`` is fail-fast.
+    ``lib.delta.delta_run``, imported at call time. ``run_settings`` default to
+    ``config.run``; ``lease`` and ``budget`` to the stream's lease and the job's budget
+    built from them (pass your own to share or observe them).
     """
     if flush_every < 1:
         raise ValueError(f"flush_every must be at least 1, got {flush_every}")
@@ -172,44 +212,256 @@ def sync(
     if len(set(names)) != len(names):
         raise ValueError(f"sink names must be unique, got {names}")
     stream_name = stream or source.name
-    # Parameters are checked before anything is called, so a typo fails fast and clearly.
+    # Parameters and settings are checked before anything is called, so a typo fails fast.
     params = read_job_params(context, declared=job_params)
     override, until = params.since_override, params.until_override
     days = lookback_days if params.lookback_days is None else params.lookback_days
+    settings = run_settings or RunSettings.from_context(context)
     if lookback is None:
         attr = getattr(source, "lookback", None)
         lookback = attr if isinstance(attr, timedelta) else timedelta(0)
+    bounded_backfill = override is not None and until is not None
     runner = delta_run or _default_delta_run()
-    with runner(context, connector_name, stream_name, cursor_type=cursor_type) as run:
-        driver = _Driver(
-            context=context,
-            source=source,
-            sinks=sink_list,
-            stream=stream_name,
-            flush_every=flush_every,
-            max_duration=max_duration,
-            clock=clock,
-            quarantine=quarantine,
+    job_budget = budget or budget_of(context) or Budget(settings.time_budget_seconds)
+    ttl = timedelta(seconds=settings.lease_ttl_seconds)
+    run_lease = lease or RunLease(
+        context.api,
+        connector_name=connector_name,
+        stream=stream_name,
+        ttl=ttl,
+        scope="backfill" if bounded_backfill else "scheduled",
+        started_by=_started_by(context),
+        retrier=nuntiq_retrier(context),
+        logger=context.logger,
+    )
+    started = clock()
+    if job_budget.winding_down:  # e.g. a later company of a multi-stream job: leave it to the next run
+        note = f"the job's time budget ({job_budget.seconds:g}s) was spent before this stream started"
+        context.logger.warn(f"{stream_name}: {note}", step="sync_budget", detail={"stream": stream_name})
+        for sink in sink_list:
+            sink.close()
+        return _not_run_summary(connector_name, stream_name, source, note, "partial", 0.0)
+    try:
+        run_lease.acquire()
+    except LeaseBusy as busy:
+        context.logger.warn(
+            f"{stream_name}: {busy}",
+            step="lease_busy",
+            detail={
+                "stream": stream_name,
+                "holder_run": busy.holder.run,
+                "since": format_cursor(busy.holder.claimed_at),
+            },
         )
-        stored = run.lower_bound_cursor
-        resolved = resolve_since(stored, override, lookback=lookback, lookback_days=days, now=now())
-        if until is not None and resolved.value is not None and until < resolved.value:
-            raise CursorError(
-                f"until_override {format_cursor(until)} is before the run's lower bound "
-                f"{format_cursor(resolved.value)}"
-            )
+        for sink in sink_list:
+            sink.close()
+        return _not_run_summary(
+            connector_name, stream_name, source, str(busy), "busy", round(clock() - started, 3)
+        )
+    try:
+        settle = settings.upload_deadline_seconds + run_lease.grace
+        for sink in sink_list:
+            if isinstance(sink, GuardedSink):
+                sink.guard_with(run_lease, settle=settle)
+        segments = _DeltaSegments(
+            runner,
+            context,
+            connector_name,
+            f"{stream_name}.backfill" if bounded_backfill else stream_name,
+            cursor_type,
+            fence=run_lease.fence,
+            log=context.logger,
+        )
+        run = segments.open()
         try:
-            return driver.run(
-                run,
+            stored = run.lower_bound_cursor
+            resolved = resolve_since(stored, override, lookback=lookback, lookback_days=days, now=now())
+            if until is not None and resolved.value is not None and until < resolved.value:
+                raise CursorError(
+                    f"until_override {format_cursor(until)} is before the run's lower bound "
+                    f"{format_cursor(resolved.value)}"
+                )
+            driver = _Driver(
+                context=context,
+                source=source,
+                sinks=sink_list,
+                stream=stream_name,
+                flush_every=flush_every,
+                max_duration=max_duration,
+                clock=clock,
+                budget=job_budget,
+                checkpoints=CheckpointPolicy.from_settings(settings),
+                fence=run_lease.fence,
+                quarantine=quarantine,
+            )
+            summary = driver.run(
+                segments,
                 connector_name=connector_name,
                 stored=stored,
                 resolved=resolved,
                 until=until,
                 metadata=metadata,
             )
-        finally:
-            for sink in sink_list:
-                sink.close()
+        except BaseException as exc:
+            segments.fail(exc)
+            raise
+        return _with_run(summary, run_lease.run_id)
+    finally:
+        run_lease.release()
+        for sink in sink_list:
+            sink.close()
+
+
+def _with_run(summary: SyncSummary, run_id: str) -> SyncSummary:
+    values = asdict(summary)
+    values["run"] = run_id
+    return SyncSummary(**values)
+
+
+def _started_by(context: ContextLike) -> str:
+    """Who started this run, as shown to a run that finds the stream busy (never a secret)."""
+    given = context.get_param("started_by")
+    if isinstance(given, str) and given.strip():
+        return given.strip()[:120]
+    return f"{socket.gethostname()} pid {os.getpid()}"
+
+
+def _not_run_summary(
+    connector_name: str, stream: str, source: Source[Any], note: str, outcome: str, seconds: float
+) -> SyncSummary:
+    """The summary of a sync that read and wrote nothing (``busy``, or no budget left)."""
+    return SyncSummary(
+        connector_name=connector_name,
+        stream=stream,
+        ordering=source.ordering.value,
+        since=None,
+        since_origin="none",
+        until=None,
+        items_read=0,
+        items_dropped=0,
+        written={},
+        skipped={},
+        watermark=None,
+        cursor_before=None,
+        cursor_after=None,
+        complete=False,
+        duration_seconds=seconds,
+        notes=[note],
+        outcome=outcome,
+    )
+
+
+class _DeltaSegments:
+    """The run's consecutive ``delta_run`` s: one per checkpoint interval, the lease held throughout.
+
+    A checkpoint completes the current delta run with the committed cursor and opens the
+    next; the next run's ``lower_bound_cursor`` must be that cursor. That check both
+    recognises a commit whose answer was lost (the call raised, yet the cursor is there)
+    and refuses to go on when anything else moved the cursor. Every completion is fenced.
+    """
+
+    def __init__(
+        self,
+        runner: DeltaRunner,
+        context: ContextLike,
+        connector_name: str,
+        stream: str,
+        cursor_type: str,
+        *,
+        fence: Callable[[], None],
+        log: LoggerLike,
+    ) -> None:
+        self.runner = runner
+        self.context = context
+        self.connector_name = connector_name
+        self.stream = stream
+        self.cursor_type = cursor_type
+        self.fence = fence
+        self.log = log
+        self._cm: AbstractContextManager[DeltaRunLike] | None = None
+        self._run: DeltaRunLike | None = None
+        self.opened = 0
+
+    def open(self) -> DeltaRunLike:
+        cm = self.runner(self.context, self.connector_name, self.stream, cursor_type=self.cursor_type)
+        run = cm.__enter__()
+        self._cm, self._run = cm, run
+        self.opened += 1
+        return run
+
+    @property
+    def current(self) -> DeltaRunLike:
+        assert self._run is not None, "no delta run is open"
+        return self._run
+
+    def commit(self, cursor: str | None, *, records: int, metadata: Mapping[str, Any], final: bool) -> None:
+        """Complete the open delta run (fenced); unless ``final``, open the next one and check it."""
+        run = self.current
+        if cursor is not None:
+            run.set_new_cursor(cursor)
+        run.set_records_processed(records)
+        run.set_metadata(dict(metadata))
+        self.fence()
+        cm, self._cm, self._run = self._cm, None, None
+        assert cm is not None
+        try:
+            cm.__exit__(None, None, None)
+        except Exception as exc:
+            if cursor is None:
+                if not final:
+                    raise
+                self.log.warn(
+                    f"{self.stream}: completing the delta run failed ({type(exc).__name__}); "
+                    "no cursor was to be stored, so nothing is lost",
+                    step="delta_complete",
+                    detail={"error": type(exc).__name__},
+                )
+                return
+            self._verify_after_lost_answer(cursor, exc, final=final)
+            return
+        if not final:
+            self._expect(self.open(), cursor)
+
+    def _verify_after_lost_answer(self, cursor: str, error: Exception, *, final: bool) -> None:
+        """The complete call raised: if the next run starts at our cursor, it was stored after all."""
+        run = self.open()
+        if not _same_cursor(run.lower_bound_cursor, cursor):
+            self.fail(error)
+            raise error
+        self.log.warn(
+            f"{self.stream}: the answer to completing the delta run was lost, but the stored cursor is "
+            f"{cursor}: it was completed",
+            step="delta_complete",
+            detail={"cursor": cursor, "error": type(error).__name__},
+        )
+        if final:
+            self.commit(None, records=0, metadata={"confirms_cursor": cursor}, final=True)
+
+    def _expect(self, run: DeltaRunLike, cursor: str | None) -> None:
+        if cursor is not None and not _same_cursor(run.lower_bound_cursor, cursor):
+            raise LeaseLost(
+                f"{self.stream}: the stored cursor is {run.lower_bound_cursor}, not the {cursor} this run "
+                "just committed: another run wrote it; this run stops"
+            )
+
+    def fail(self, exc: BaseException) -> None:
+        """Fail the open delta run (if any) with ``exc``; the cursor stays at the last checkpoint."""
+        cm, self._cm, self._run = self._cm, None, None
+        if cm is not None:
+            try:
+                cm.__exit__(type(exc), exc, exc.__traceback__)
+            except BaseException as raised:
+                if raised is not exc:
+                    raise
+
+
+def _same_cursor(stored: str | None, expected: str) -> bool:
+    if stored is None:
+        return False
+    try:
+        return parse_timestamp(stored) == parse_timestamp(expected)
+    except CursorError:
+        return stored == expected
 
 
 class _Driver:
@@ -223,6 +475,9 @@ class _Driver:
         flush_every: int,
         max_duration: timedelta | None,
         clock: Callable[[], float],
+        budget: Budget,
+        checkpoints: CheckpointPolicy,
+        fence: Callable[[], None],
         quarantine: Quarantine | None = None,
     ) -> None:
         self.log = context.logger
@@ -232,6 +487,9 @@ class _Driver:
         self.flush_every = flush_every
         self.max_duration = max_duration
         self.clock = clock
+        self.budget = budget
+        self.policy = checkpoints
+        self.fence = fence
         self.started = clock()
         self.written = {s.name: 0 for s in sinks}
         self.durable: datetime | None = None  # greatest cursor among flushed items
@@ -240,10 +498,14 @@ class _Driver:
         self.passed = 0
         self.quarantine = quarantine
         self.retrying = False  # in the quarantine retry pass
+        self.checkpoints = 0
+        self._since_checkpoint = 0
+        self._checkpoint_at = clock()
+        self._segment_start = 0
 
     def run(
         self,
-        run: DeltaRunLike,
+        segments: _DeltaSegments,
         *,
         connector_name: str,
         stored: str | None,
@@ -271,6 +533,51 @@ class _Driver:
             },
         )
         progress.note(EventKind.STREAM_STARTED, stream=self.stream)
+        current = stored  # the stored cursor as this run last committed or found it
+
+        def committable() -> datetime | None:
+            """The cursor this run may store now: everything below it is durably written."""
+            if ordered:
+                return self.durable
+            if isinstance(self.source, Settling) and ordering is Ordering.UNORDERED:
+                return self.source.settled_cursor()
+            return None
+
+        def checkpoint() -> None:
+            nonlocal current
+            self._flush()
+            target = next_cursor(
+                current,
+                run_lower_bound=since,
+                watermark=committable(),
+                is_override=resolved.is_override,
+                until_override=until,
+            )
+            self._since_checkpoint, self._checkpoint_at = 0, self.clock()
+            if target is None or (current is not None and target == parse_timestamp(current)):
+                return
+            text = format_cursor(target)
+            self.checkpoints += 1
+            segments.commit(
+                text,
+                records=self.passed - self._segment_start,
+                metadata={
+                    "stream": self.stream,
+                    "checkpoint": self.checkpoints,
+                    "items_so_far": self.passed,
+                    "written": dict(self.written),
+                    "watermark": text,
+                },
+                final=False,
+            )
+            self._segment_start = self.passed
+            current = text
+            self.log.info(
+                f"{self.stream}: checkpoint {self.checkpoints}: cursor {text} after {self.passed} items",
+                step="sync_checkpoint",
+                detail={"checkpoint": self.checkpoints, "cursor": text, "items": self.passed},
+            )
+
         read = dropped = 0
         last: datetime | None = None
         complete = True
@@ -299,9 +606,11 @@ class _Driver:
                         notes.append(note)
                         self.log.warn(f"{self.stream}: {note}", step="sync_order", detail={"key": item.key})
                     last = cursor if last is None or cursor > last else last
+                self.fence()  # also the lease's heartbeat while the run is busy reading
                 self._deliver(item)
                 self.passed += 1
                 self.in_batch += 1
+                self._since_checkpoint += 1
                 if cursor is not None and (self.batch_max is None or cursor > self.batch_max):
                     self.batch_max = cursor
                 if self.in_batch >= self.flush_every:
@@ -309,35 +618,39 @@ class _Driver:
                 if self._out_of_time():
                     complete = False
                     break
+                if self.policy.enabled and self.policy.due(
+                    items=self._since_checkpoint, seconds=self.clock() - self._checkpoint_at
+                ):
+                    checkpoint()
         finally:
             close = getattr(items, "close", None)
             if callable(close):
                 close()
         self._flush()
 
-        watermark = self.durable
+        watermark = committable() if (ordered or not complete) else self.durable
         if not complete:
             if ordered:
-                notes.append("stopped by max_duration; committed the flushed prefix")
+                notes.append("stopped by the time budget; committed the flushed prefix")
+            elif watermark is not None:
+                notes.append("stopped by the time budget; committed the source's settled cursor")
             else:
-                notes.append("stopped by max_duration; unordered source, cursor not moved")
-                watermark = None
+                notes.append("stopped by the time budget; unordered source, cursor not moved")
         committed = next_cursor(
-            stored,
+            current,
             run_lower_bound=since,
             watermark=watermark,
             is_override=resolved.is_override,
             until_override=until,
         )
-        before = parse_timestamp(stored) if stored else None
-        cursor_after = stored
+        before = parse_timestamp(current) if current else None
+        cursor_after = current
+        new_cursor: str | None = None
         if committed is not None and committed != before:
-            cursor_after = format_cursor(committed)
-            run.set_new_cursor(cursor_after)
+            cursor_after = new_cursor = format_cursor(committed)
         elif watermark is not None and committed == before and resolved.is_override:
             notes.append("backfill: stored cursor left unchanged")
         skipped = {s.name: s.skipped for s in self.sinks}
-        run.set_records_processed(self.passed)
         summary = SyncSummary(
             connector_name=connector_name,
             stream=self.stream,
@@ -356,6 +669,8 @@ class _Driver:
             duration_seconds=round(self.clock() - self.started, 3),
             notes=notes,
             quarantine=self.quarantine.report() if self.quarantine is not None else {},
+            outcome="completed" if complete else "partial",
+            checkpoints=self.checkpoints,
         )
         run_metadata: dict[str, Any] = dict(metadata or {})
         run_metadata.update(
@@ -371,11 +686,15 @@ class _Driver:
                 "skipped": skipped,
                 "watermark": summary.watermark,
                 "complete": complete,
+                "outcome": summary.outcome,
+                "checkpoints": self.checkpoints,
             }
         )
         if summary.quarantine:
             run_metadata["quarantine"] = summary.quarantine
-        run.set_metadata(run_metadata)
+        segments.commit(
+            new_cursor, records=self.passed - self._segment_start, metadata=run_metadata, final=True
+        )
         progress.note(EventKind.STREAM_FINISHED, stream=self.stream, count=read)
         self.log.info(
             f"{self.stream}: done: read {read}, wrote {summary.items_written}, "
@@ -391,6 +710,8 @@ class _Driver:
                 "cursor_after": cursor_after,
                 "complete": complete,
                 "quarantine": summary.quarantine,
+                "outcome": summary.outcome,
+                "checkpoints": self.checkpoints,
             },
         )
         return summary
@@ -398,6 +719,7 @@ class _Driver:
     def _flush(self) -> None:
         if self.in_batch == 0 and not any(s.pending for s in self.sinks):
             return
+        self.fence()
         for sink in self.sinks:
             flush_started = self.clock()
             flushed = self._flush_sink(sink)
@@ -418,6 +740,8 @@ class _Driver:
         )
 
     def _out_of_time(self) -> bool:
+        if self.budget.winding_down:
+            return True
         if self.max_duration is None:
             return False
         return self.clock() - self.started >= self.max_duration.total_seconds()

@@ -5,11 +5,18 @@ history of runs. ``delta_run`` brackets a sync: it starts a run (receiving the s
 cursor as ``lower_bound_cursor``), and on a clean exit completes it with the new
 cursor; on ANY exception it fails the run -- the stored cursor stays where it was --
 and re-raises, so the next scheduled run retries the same window.
+
+The package assumes the framework's ``delta_run`` is resilient the same way, and this
+local one is: its start, complete and fail calls are retried on transient failures
+(unreachable, 429, 5xx) with short waits; a ``complete`` whose answer was lost is
+recognised by reading the run back (it shows ``completed``) instead of being reported as
+a failure, and a run already ``completed`` is not failed afterwards.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +28,53 @@ RUNS_PATH = "/v1/delta/runs"
 STATE_PATH = "/v1/delta/state"
 
 _MAX_ERROR_TEXT = 2000
+#: waits between attempts of a delta call (seconds); transient failures only
+_WAITS = (0.2, 0.5, 1.0, 2.0, 4.0)
+
+
+def _transient(exc: ApiError) -> bool:
+    return exc.status_code == 0 or exc.status_code == 429 or exc.status_code >= 500
+
+
+def _retrying(call: Callable[[], Any], *, sleep: Callable[[float], None] = time.sleep) -> Any:
+    for wait in _WAITS:
+        try:
+            return call()
+        except ApiError as exc:
+            if not _transient(exc):
+                raise
+            sleep(wait)
+    return call()
+
+
+def _status(api: Any, run_id: str) -> str | None:
+    try:
+        run = _retrying(lambda: api.get(f"{RUNS_PATH}/{quote(run_id, safe='')}"))
+    except ApiError:
+        return None
+    status = run.get("status") if isinstance(run, dict) else None
+    return str(status) if status is not None else None
+
+
+def _finish(api: Any, run_id: str, verb: str, data: Mapping[str, Any]) -> None:
+    """POST complete/fail; a retry that meets a run already in the wanted state succeeded."""
+    wanted = "completed" if verb == "complete" else "failed"
+    attempt = 0
+
+    def call() -> Any:
+        nonlocal attempt
+        attempt += 1
+        try:
+            return api.post(f"{RUNS_PATH}/{quote(run_id, safe='')}/{verb}", data=dict(data))
+        except ApiError as exc:
+            # a 409 on a retry: the first attempt may have landed and lost its answer
+            if exc.status_code == 409 and attempt > 1 and _status(api, run_id) == wanted:
+                return None
+            if _transient(exc) and _status(api, run_id) == wanted:
+                return None  # done already; the answer was lost
+            raise
+
+    _retrying(call)
 
 
 class DeltaRun:
@@ -63,8 +117,10 @@ def delta_run(
     if not connector_name or not stream:
         raise ValueError("delta_run needs a connector_name and a stream")
     api = context.api
-    started = api.post(
-        RUNS_PATH, data={"connector_name": connector_name, "stream": stream, "cursor_type": cursor_type}
+    started = _retrying(
+        lambda: api.post(
+            RUNS_PATH, data={"connector_name": connector_name, "stream": stream, "cursor_type": cursor_type}
+        )
     )
     run = DeltaRun(str(started["run_id"]), connector_name, stream, started.get("lower_bound_cursor"))
     runs = getattr(context, "delta_runs", None)
@@ -82,10 +138,7 @@ def delta_run(
     except BaseException as exc:
         text = str(_redact(context, f"{type(exc).__name__}: {exc}"))[:_MAX_ERROR_TEXT]
         try:
-            api.post(
-                f"{RUNS_PATH}/{quote(run.run_id, safe='')}/fail",
-                data={"error": text, "records_processed": run.records_processed},
-            )
+            _finish(api, run.run_id, "fail", {"error": text, "records_processed": run.records_processed})
         except ApiError as fail_exc:
             # The original failure matters more; the service will mark the run abandoned
             # when the next run starts.
@@ -95,9 +148,11 @@ def delta_run(
                 detail={"run_id": run.run_id, "error": str(fail_exc)},
             )
         raise
-    api.post(
-        f"{RUNS_PATH}/{quote(run.run_id, safe='')}/complete",
-        data={
+    _finish(
+        api,
+        run.run_id,
+        "complete",
+        {
             "new_cursor": run.new_cursor,
             "records_processed": run.records_processed,
             "metadata": _redact(context, run.metadata),

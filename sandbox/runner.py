@@ -248,8 +248,13 @@ def run_connector(
     params: Mapping[str, Any] | None = None,
     log_stream: TextIO | None = None,
     log_format: str = "human",
+    timeout: float = 30,
 ) -> RunReport:
-    """Call ``run(context)`` once; never raises for connector failures (they are in the report)."""
+    """Call ``run(context)`` once; never raises for connector failures (they are in the report).
+
+    ``timeout``: seconds the Nuntiq client waits for an answer (the framework's is not
+    documented; the overlap proof shortens it so slow uploads time out).
+    """
     module = load_connector(connector) if isinstance(connector, str) else connector
     name = module.__name__.rpartition(".")[2]
     context = load_context(
@@ -259,6 +264,7 @@ def run_connector(
         params=params,
         log_stream=log_stream,
         log_format=log_format,
+        timeout=timeout,
     )
     context.api.session.hooks["response"].append(_report_nuntiq_response)
     before = read_counters(api_url, context.customer_number)

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from typing import IO, Any
 
 from adapters.cursor import format_cursor, parse_timestamp
-from adapters.ledger import DeliveryStatus, ExactlyOnce, Ledger, LedgerEntry
+from adapters.ledger import DeliveryStatus, ExactlyOnce, Ledger, LedgerEntry, RunGuard
 from adapters.nuntiq.retrier import nuntiq_retrier
 from adapters.records import DocumentItem
 from adapters.retry import Retrier, RetryPolicy
@@ -69,7 +69,7 @@ class DocumentSink:
     ) -> None:
         self.api = api
         self.ledger = ledger
-        self.once = ExactlyOnce(ledger, settle=settle, sleep=sleep)
+        self.once = ExactlyOnce(ledger, settle=settle, sleep=sleep, answered=request_answered)
         self.retrier = retrier
         self.fields = fields
         self.spool_max_bytes = spool_max_bytes
@@ -93,6 +93,10 @@ class DocumentSink:
         ledger = Ledger(context.api, namespace=namespace, retrier=retrier)
         return cls(context.api, ledger, retrier=retrier, **options)
 
+    def guard_with(self, guard: RunGuard, *, settle: float) -> None:
+        """Bind the run's lease: owned, fenced marks; pending marks settle ``settle`` s of server time."""
+        self.once.guard_with(guard, settle=settle)
+
     @property
     def name(self) -> str:
         return self._name
@@ -110,7 +114,7 @@ class DocumentSink:
         with self._spool(item) as (spool, sha256, size):
 
             def send() -> Mapping[str, Any]:
-                spool.seek(0)
+                spool.seek(0)  # the ledger fenced the run's lease just before this
                 extra = dict(self.fields(item)) if self.fields is not None else {}
                 extra[DELIVERY_FIELD] = delivery
                 body = self.api.upload_source_documents(files=[(item.name, spool, item.media_type)], **extra)
@@ -167,6 +171,21 @@ class DocumentSink:
             if len(items) < _LIST_PAGE:
                 return None
             page += 1
+
+
+#: statuses a gateway answers while the service behind it may still be processing the request
+_GATEWAY_STATUSES = frozenset({502, 504})
+
+
+def request_answered(exc: BaseException) -> bool:
+    """Whether a failed upload got Nuntiq's own answer, so the request is over at the server.
+
+    ``ApiError.status_code`` is 0 when the server was not reached or the connection was
+    lost (a timeout, a drop): the request may still be running there. A gateway's 502 or
+    504 says the same about the service behind it.
+    """
+    status = getattr(exc, "status_code", None)
+    return isinstance(status, int) and 100 <= status <= 599 and status not in _GATEWAY_STATUSES
 
 
 def _result(body: Any) -> Mapping[str, Any]:

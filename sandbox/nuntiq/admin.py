@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from sandbox.nuntiq.auth import store_of
+from sandbox.nuntiq.variants import Variants
 
 router = APIRouter()
 
@@ -70,3 +71,30 @@ def counts(request: Request, customer_number: str) -> dict[str, int]:
             t: conn.execute(f"SELECT COUNT(*) FROM {t} WHERE customer = ?", (customer_number,)).fetchone()[0]
             for t in tables
         }
+
+
+@router.get("/_sandbox/nuntiq/variants")
+def get_variants(request: Request) -> dict[str, Any]:
+    """The answers to unconfirmed assumptions this service currently gives."""
+    variants: Variants = request.app.state.variants
+    return variants.model_dump()
+
+
+@router.put("/_sandbox/nuntiq/variants")
+def put_variants(request: Request, body: Variants) -> dict[str, Any]:
+    request.app.state.variants = body
+    return body.model_dump()
+
+
+@router.get("/_sandbox/nuntiq/write-log")
+def write_log(
+    request: Request, customer_number: str, after: int = 0, limit: int = 1_000_000
+) -> dict[str, Any]:
+    """Every write (kind, key, server time) with the job token that made it, oldest first."""
+    with store_of(request).read() as conn:
+        rows = conn.execute(
+            "SELECT pk, token, kind, key, detail, at FROM write_log WHERE customer = ? AND pk > ? "
+            "ORDER BY pk LIMIT ?",
+            (customer_number, after, limit),
+        ).fetchall()
+    return {"items": [dict(r) for r in rows]}

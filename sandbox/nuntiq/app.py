@@ -15,17 +15,25 @@ from sandbox.faults import FaultPlan, FaultState
 from sandbox.nuntiq import admin, custom_data, delta, documents, files, invoices, suppliers
 from sandbox.nuntiq.errors import error_body, install_error_handlers
 from sandbox.nuntiq.store import Store
+from sandbox.nuntiq.variants import Variants
 
 
 def create_app(
     db_path: str | None = None,
     tokens: dict[str, str] | None = None,
     faults: dict[str, Any] | None = None,
+    variants: dict[str, Any] | None = None,
+    clock_offset_seconds: float = 0.0,
 ) -> FastAPI:
-    """``db_path`` None keeps data in memory; ``tokens`` maps job token -> customer number."""
+    """``db_path`` None keeps data in memory; ``tokens`` maps job token -> customer number.
+
+    ``variants`` picks the answers to unconfirmed assumptions (:mod:`sandbox.nuntiq.variants`);
+    ``clock_offset_seconds`` runs the service's clock that far from the host's.
+    """
     app = FastAPI(title="Nuntiq customer API (sandbox)", docs_url=None, redoc_url=None, openapi_url=None)
-    store = Store(db_path)
+    store = Store(db_path, clock_offset_seconds=clock_offset_seconds)
     app.state.store = store
+    app.state.variants = Variants(**(variants or {}))
     with store.tx() as conn:
         for token, customer in (tokens or {}).items():
             conn.execute(

@@ -29,4 +29,10 @@ def current_customer(request: Request) -> str:
     if claimed.strip() != row["customer"]:
         raise NuntiqError(401, "X-Customer-Number does not match the job token")
     customer: str = row["customer"]
+    request.state.job_token = token.strip()  # the write log records which job wrote what
     return customer
+
+
+def job_token(request: Request) -> str:
+    """The job token of an authenticated request (after :func:`current_customer`)."""
+    return str(getattr(request.state, "job_token", ""))

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from sandbox.nuntiq.auth import current_customer, store_of
+from sandbox.nuntiq.auth import current_customer, job_token, store_of
 from sandbox.nuntiq.errors import NuntiqError
 from sandbox.nuntiq.paging import page_window
 from sandbox.nuntiq.store import dumps
@@ -56,6 +56,8 @@ def put_rows(request: Request, table: str, body: RowsIn, customer: str = Depends
             [(customer, table, row.key, dumps(row.value), now) for row in body.rows],
         )
         store.bump(conn, customer, "custom_data_rows_written", len(body.rows))
+        for row in body.rows:
+            store.log_write(conn, customer, job_token(request), f"custom_data:{table}", row.key, at=now)
     return {"written": len(body.rows), "updated_at": now}
 
 
@@ -111,4 +113,6 @@ def delete_rows(request: Request, table: str, body: KeysIn, customer: str = Depe
                 (customer, table, key),
             )
             deleted += cur.rowcount
+            if cur.rowcount:
+                store.log_write(conn, customer, job_token(request), f"custom_data_delete:{table}", key)
     return {"deleted": deleted}

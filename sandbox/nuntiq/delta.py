@@ -1,25 +1,29 @@
 """``/v1/delta``: per-stream cursors and the history of runs.
 
 Lifecycle: start (returns the stored cursor as ``lower_bound_cursor``) -> complete
-(stores ``new_cursor`` when given) or fail (cursor untouched). Starting a run marks
-any run of the same stream still ``running`` as ``abandoned``: a job that crashed
-without reporting never blocks the next one, and its late completion is refused
-(409) so it cannot overwrite a newer cursor.
+(stores ``new_cursor`` when given) or fail (cursor untouched). What a start does while
+another run of the stream is ``running`` is not confirmed by any reference, so it is a
+variant (``Variants.delta_start``): ``abandon`` marks the running one ``abandoned`` (a
+job that crashed without reporting never blocks the next one, and its late completion
+is refused with 409 so it cannot overwrite a newer cursor); ``refuse`` answers 409
+unless the running one is older than ``stale_run_seconds``; ``allow`` lets both run.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from sandbox.nuntiq.auth import current_customer, store_of
+from sandbox.nuntiq.auth import current_customer, job_token, store_of
 from sandbox.nuntiq.errors import NuntiqError
 from sandbox.nuntiq.paging import page_window
-from sandbox.nuntiq.store import dumps, new_id
+from sandbox.nuntiq.store import dumps, format_ts, new_id
+from sandbox.nuntiq.variants import variants_of
 
 router = APIRouter()
 
@@ -82,20 +86,30 @@ def _state_view(conn: sqlite3.Connection, customer: str, row: sqlite3.Row) -> di
 @router.post("/v1/delta/runs", status_code=201)
 def start_run(request: Request, body: StartIn, customer: str = Depends(current_customer)) -> dict[str, Any]:
     store = store_of(request)
+    variants = variants_of(request)
     run_id = new_id()
     with store.tx() as conn:
         now = store.now()
-        conn.execute(
-            "UPDATE delta_runs SET status = 'abandoned', finished_at = ?, error = ? "
-            "WHERE customer = ? AND connector_name = ? AND stream = ? AND status = 'running'",
-            (
-                now,
-                f"abandoned: run {run_id} started before this one finished",
-                customer,
-                body.connector_name,
-                body.stream,
-            ),
-        )
+        stream_args = (customer, body.connector_name, body.stream)
+        if variants.delta_start == "refuse":
+            stale = format_ts(
+                datetime.now(UTC) + store.offset - timedelta(seconds=variants.stale_run_seconds)
+            )
+            live = conn.execute(
+                "SELECT run_id, started_at FROM delta_runs WHERE customer = ? AND connector_name = ? "
+                "AND stream = ? AND status = 'running' AND started_at > ? ORDER BY pk LIMIT 1",
+                (*stream_args, stale),
+            ).fetchone()
+            if live is not None:
+                raise NuntiqError(
+                    409, f"delta run {live['run_id']} of this stream is running since {live['started_at']}"
+                )
+        if variants.delta_start != "allow":
+            conn.execute(
+                "UPDATE delta_runs SET status = 'abandoned', finished_at = ?, error = ? "
+                "WHERE customer = ? AND connector_name = ? AND stream = ? AND status = 'running'",
+                (now, f"abandoned: run {run_id} started before this one finished", *stream_args),
+            )
         state = conn.execute(
             "SELECT cursor FROM delta_state WHERE customer = ? AND connector_name = ? AND stream = ?",
             (customer, body.connector_name, body.stream),
@@ -107,6 +121,9 @@ def start_run(request: Request, body: StartIn, customer: str = Depends(current_c
             (run_id, customer, body.connector_name, body.stream, body.cursor_type, lower, now),
         )
         store.bump(conn, customer, "delta_runs_started")
+        store.log_write(
+            conn, customer, job_token(request), "delta_start", f"{body.connector_name}/{body.stream}"
+        )
     return {"run_id": run_id, "lower_bound_cursor": lower, "started_at": now}
 
 
@@ -136,6 +153,15 @@ def complete_run(
             (body.new_cursor, body.records_processed, dumps(body.metadata), now, run["pk"]),
         )
         if body.new_cursor is not None:
+            store.log_write(
+                conn,
+                customer,
+                job_token(request),
+                "delta_cursor",
+                f"{run['connector_name']}/{run['stream']}",
+                body.new_cursor,
+                at=now,
+            )
             conn.execute(
                 "INSERT INTO delta_state (customer, connector_name, stream, cursor, cursor_type, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (customer, connector_name, stream) DO UPDATE SET "

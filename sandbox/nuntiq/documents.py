@@ -7,18 +7,22 @@ filtered on. Listing is ordered by (created_at, id); ``created_after`` is exclus
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 import sqlite3
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from sandbox.nuntiq.auth import current_customer, store_of
+from sandbox.nuntiq.auth import current_customer, job_token, store_of
 from sandbox.nuntiq.errors import NuntiqError
 from sandbox.nuntiq.files import files_of, read_multipart, store_files
 from sandbox.nuntiq.paging import page_window
 from sandbox.nuntiq.store import dumps, format_ts, new_id
+from sandbox.nuntiq.variants import variants_of
 
 router = APIRouter()
 
@@ -58,7 +62,16 @@ def parse_after(value: str) -> str:
 
 @router.post("/v1/source-documents", status_code=201)
 async def upload(request: Request, customer: str = Depends(current_customer)) -> dict[str, Any]:
+    arrived = time.monotonic()
     files, fields = await read_multipart(request)
+    variants = variants_of(request)
+    if variants.upload_delay_ms and random.random() < variants.slow_upload_rate:
+        await asyncio.sleep(variants.upload_delay_ms / 1000.0)  # a slow upload
+    deadline = variants.write_deadline_seconds
+    if deadline is not None and time.monotonic() - arrived > deadline:
+        raise NuntiqError(
+            504, f"the upload took longer than the {deadline:g}s request deadline; nothing stored"
+        )
     store = store_of(request)
     doc_id = new_id()
     with store.tx() as conn:
@@ -78,6 +91,9 @@ async def upload(request: Request, customer: str = Depends(current_customer)) ->
         )
         store_files(conn, store, customer, "source_document", doc_id, files, created_at)
         store.bump(conn, customer, "source_documents_created")
+        store.log_write(
+            conn, customer, job_token(request), "source_document", doc_id, dumps(properties)[:500]
+        )
         row = conn.execute("SELECT * FROM source_documents WHERE id = ?", (doc_id,)).fetchone()
         return _document(conn, customer, row)
 

@@ -59,6 +59,10 @@ CREATE TABLE IF NOT EXISTS delta_runs (
     records_processed INTEGER NOT NULL DEFAULT 0, metadata TEXT NOT NULL DEFAULT '{}', error TEXT,
     started_at TEXT NOT NULL, finished_at TEXT);
 CREATE INDEX IF NOT EXISTS delta_runs_stream ON delta_runs (customer, connector_name, stream, pk);
+CREATE TABLE IF NOT EXISTS write_log (
+    pk INTEGER PRIMARY KEY AUTOINCREMENT, customer TEXT NOT NULL, token TEXT NOT NULL, kind TEXT NOT NULL,
+    key TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '', at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS write_log_customer ON write_log (customer, pk);
 CREATE TABLE IF NOT EXISTS write_counters (
     customer TEXT NOT NULL, kind TEXT NOT NULL, n INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (customer, kind));
@@ -78,17 +82,22 @@ def format_ts(value: datetime) -> str:
 
 
 class Store:
-    """The database plus a monotonic clock."""
+    """The database plus a monotonic clock.
 
-    def __init__(self, path: str | None = None) -> None:
+    ``clock_offset_seconds`` sets the service's clock that far from the host's (the
+    clock-skew proofs run the package on a host whose clock disagrees with Nuntiq's).
+    """
+
+    def __init__(self, path: str | None = None, *, clock_offset_seconds: float = 0.0) -> None:
         self.path = path or ":memory:"
+        self.offset = timedelta(seconds=clock_offset_seconds)
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
         self._conn.row_factory = sqlite3.Row
         if self.path != ":memory:":
             self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.executescript(SCHEMA)
-        self._last = datetime.now(UTC)
+        self._last = datetime.now(UTC) + self.offset
 
     def close(self) -> None:
         with self._lock:
@@ -97,7 +106,7 @@ class Store:
     def now(self) -> str:
         """Current UTC time, strictly later than any value returned before."""
         with self._lock:
-            current = datetime.now(UTC)
+            current = datetime.now(UTC) + self.offset
             if current <= self._last:
                 current = self._last + timedelta(microseconds=1)
             self._last = current
@@ -119,6 +128,22 @@ class Store:
     def read(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             yield self._conn
+
+    def log_write(
+        self,
+        conn: sqlite3.Connection,
+        customer: str,
+        token: str,
+        kind: str,
+        key: str,
+        detail: str = "",
+        at: str | None = None,
+    ) -> None:
+        """Record which job token wrote what, when (server time): the proofs' truth about writers."""
+        conn.execute(
+            "INSERT INTO write_log (customer, token, kind, key, detail, at) VALUES (?, ?, ?, ?, ?, ?)",
+            (customer, token, kind, key, detail, at or self.now()),
+        )
 
     @staticmethod
     def bump(conn: sqlite3.Connection, customer: str, kind: str, n: int = 1) -> None:

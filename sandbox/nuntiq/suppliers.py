@@ -19,7 +19,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from sandbox.nuntiq.auth import current_customer, store_of
+from sandbox.nuntiq.auth import current_customer, job_token, store_of
 from sandbox.nuntiq.errors import NuntiqError
 from sandbox.nuntiq.paging import page_rows, page_window
 from sandbox.nuntiq.store import dumps, new_id
@@ -189,6 +189,7 @@ async def upsert_suppliers(request: Request, customer: str = Depends(current_cus
                     ),
                 )
                 created += 1
+                store.log_write(conn, customer, job_token(request), "supplier", number)
             else:
                 name = item.get("supplier_name") or row["supplier_name"]
                 active = row["is_active"] if item.get("is_active") is None else int(bool(item["is_active"]))
@@ -202,6 +203,7 @@ async def upsert_suppliers(request: Request, customer: str = Depends(current_cus
                     (name, active, locations, now, row["pk"]),
                 )
                 updated += 1
+                store.log_write(conn, customer, job_token(request), "supplier", number)
         store.bump(conn, customer, "suppliers_written", len(items))
         store.bump(conn, customer, "suppliers_changed", created + updated)
         store.bump(conn, customer, "supplier_requests")

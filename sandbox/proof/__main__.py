@@ -1,4 +1,4 @@
-"""``python -m sandbox.proof soak|crash|badinput|secrets``: the proof suites from the command line.
+"""``python -m sandbox.proof soak|crash|overlap|badinput|secrets``: the proof suites from the command line.
 
 Every command starts its own sandbox services (child processes, scratch directory),
 prints its figures and exits non-zero when a must-be-zero figure is not zero.
@@ -33,6 +33,16 @@ def cmd_crash(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     code, result = crash.main(runs=args.runs, seed=args.seed, sizes=_sizes(args.size), out=sys.stderr)
+    print("\n".join(result.lines()))
+    print(f"elapsed               : {time.monotonic() - started:.0f}s")
+    return code
+
+
+def cmd_overlap(args: argparse.Namespace) -> int:
+    from sandbox.proof import overlap
+
+    started = time.monotonic()
+    code, result = overlap.main(rounds=args.runs, seed=args.seed, sizes=_sizes(args.size), out=sys.stderr)
     print("\n".join(result.lines()))
     print(f"elapsed               : {time.monotonic() - started:.0f}s")
     return code
@@ -82,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, func, runs, text in (
         ("soak", cmd_soak, 20, "scheduled rounds of all four connectors with ~10%% failed requests"),
         ("crash", cmd_crash, 50, "SIGKILL connector processes at random points, then rerun"),
+        ("overlap", cmd_overlap, 20, "overlapping, paused, killed and clock-skewed runs; who wrote what"),
         ("badinput", cmd_badinput, 0, "every bad-input case: clear error, cursor kept, rerun repairs"),
         ("secrets", cmd_secrets, 0, "scan logs, errors, delta metadata and cassettes for secrets"),
     ):

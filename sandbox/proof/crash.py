@@ -27,7 +27,7 @@ from typing import TextIO
 import httpx
 
 from sandbox.proof.changes import SourceChanger
-from sandbox.proof.env import CONNECTORS, SMALL, ProofEnv, Sizes
+from sandbox.proof.env import CONNECTORS, PROOF_RUN, SMALL, ProofEnv, Sizes
 from sandbox.proof.truth import TruthReport, compare
 from sandbox.runner import REPO_ROOT
 
@@ -208,6 +208,7 @@ def run_crash(env: ProofEnv, *, runs: int = 50, seed: int = 13, out: TextIO | No
             if rng.random() < 0.3:
                 changer.round()
         reruns: dict[str, bool] = {}
+        time.sleep(PROOF_RUN["lease_ttl_seconds"] + 0.5)  # the killed runs' leases lapse
         for connector in CONNECTORS:
             ok = False
             for _ in range(3):

@@ -16,6 +16,7 @@ import json
 import secrets
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,6 +117,16 @@ SOAK_RETRY: dict[str, float] = {
 }
 
 
+#: ``config.run`` of every connector the suites run: a lease that a killed run holds
+#: expires within seconds (not the production 5 minutes), and a pending upload is
+#: reconciled 2 s after its mark (1 s assumed request deadline + a quarter ttl)
+PROOF_RUN: dict[str, float] = {
+    "lease_ttl_seconds": 4.0,
+    "upload_deadline_seconds": 1.0,
+    "checkpoint_every_seconds": 2.0,
+}
+
+
 @dataclass
 class RunRecord:
     """One connector run as the suites keep it."""
@@ -124,6 +135,8 @@ class RunRecord:
     report: RunReport
     log: str
     label: str = ""
+    #: the job token the run used (Nuntiq's write log names writers by it)
+    token: str = ""
 
     @property
     def ok(self) -> bool:
@@ -132,6 +145,11 @@ class RunRecord:
     @property
     def retries(self) -> int:
         return count_retries(self.log)
+
+    @property
+    def busy(self) -> bool:
+        """Whether a sync of the run found its stream's lease held by another run."""
+        return '"step": "lease_busy"' in self.log or '"step":"lease_busy"' in self.log
 
 
 def count_retries(log_text: str) -> int:
@@ -161,12 +179,22 @@ class ProofEnv:
     runs: list[RunRecord] = field(default_factory=list)
     #: texts the suites produced outside connector runs (crash children's logs, errors)
     extra_texts: list[tuple[str, str]] = field(default_factory=list)
+    #: job tokens of connector runs in child processes (their records live in the child)
+    child_tokens: list[str] = field(default_factory=list)
     _own_workdir: bool = True
 
     # -- lifecycle -------------------------------------------------------------------------
 
     @classmethod
-    def start(cls, sizes: Sizes = SMALL, *, seed: int = 1, workdir: Path | None = None) -> ProofEnv:
+    def start(
+        cls,
+        sizes: Sizes = SMALL,
+        *,
+        seed: int = 1,
+        workdir: Path | None = None,
+        nuntiq_options: Mapping[str, Any] | None = None,
+    ) -> ProofEnv:
+        """Start the three services; ``nuntiq_options`` go to the Nuntiq sandbox (variants, clock offset)."""
         own = workdir is None
         root = Path(tempfile.mkdtemp(prefix="nuntiq-proof-")) if workdir is None else workdir
         root.mkdir(parents=True, exist_ok=True)
@@ -174,7 +202,9 @@ class ProofEnv:
         codat_key = f"proof-codat-{secrets.token_hex(16)}"
         started: list[RunningServer] = []
         try:
-            nuntiq = serve_in_subprocess("nuntiq", db_path=str(root / "nuntiq.sqlite3"))
+            nuntiq = serve_in_subprocess(
+                "nuntiq", db_path=str(root / "nuntiq.sqlite3"), **dict(nuntiq_options or {})
+            )
             started.append(nuntiq)
             connect = serve_in_subprocess(
                 "connect", api_key=connect_key, seed=seed, counts=sizes.connect_counts()
@@ -221,6 +251,7 @@ class ProofEnv:
         settings["customer_number"] = self.customer
         config = settings["config"]
         config["retry"] = dict(SOAK_RETRY)
+        config["run"] = dict(PROOF_RUN)
         if connector.startswith("connect_"):
             config["connect_endpoint"] = self.connect.url
             settings["secrets"][config.get("connect_api_key_secret", "connect_api_key")] = self.connect_key
@@ -265,6 +296,21 @@ class ProofEnv:
 
     def api(self) -> ApiClient:
         return ApiClient(self.nuntiq.url, self.issue_token(), self.customer)
+
+    def set_variants(self, **variants: Any) -> None:
+        """The Nuntiq sandbox's answers to unconfirmed assumptions (see sandbox/nuntiq/variants.py)."""
+        with self.nuntiq.admin() as client:
+            current = client.get("/_sandbox/nuntiq/variants").json()
+            current.update(variants)
+            client.put("/_sandbox/nuntiq/variants", json=current).raise_for_status()
+
+    def write_log(self) -> list[dict[str, Any]]:
+        """Every write Nuntiq recorded (kind, key, server time, job token), oldest first."""
+        with self.nuntiq.admin() as client:
+            response = client.get("/_sandbox/nuntiq/write-log", params={"customer_number": self.customer})
+            response.raise_for_status()
+            items: list[dict[str, Any]] = response.json()["items"]
+            return items
 
     def counters(self) -> dict[str, int]:
         response = httpx.get(
@@ -311,27 +357,37 @@ class ProofEnv:
         settings: Mapping[str, Any] | None = None,
         token: str | None = None,
         label: str = "",
+        timeout: float = 30,
     ) -> RunRecord:
-        """Run ``connector`` once in this process; the record keeps its log and report."""
+        """Run ``connector`` once in this process; the record keeps its log and report.
+
+        Runs may go on in several threads at once (the overlap proof does): each has its
+        own context, client and log buffer.
+        """
         buffer = io.StringIO()
+        token = token or self.issue_token()
         report = run_connector(
             connector,
             settings or self.settings[connector],
             api_url=self.nuntiq.url,
-            job_token=token or self.issue_token(),
+            job_token=token,
             params=params,
             log_stream=buffer,
             log_format="json",
+            timeout=timeout,
         )
-        record = RunRecord(connector, report, buffer.getvalue(), label)
+        record = RunRecord(connector, report, buffer.getvalue(), label, token)
         self.runs.append(record)
         return record
 
     def run_until_ok(self, connector: str, attempts: int = 3) -> RunRecord:
+        """Run until a run succeeds without finding a stream busy (a killed run's lease lapses first)."""
         record = self.run(connector, label="settle")
         for _ in range(attempts - 1):
-            if record.ok:
+            if record.ok and not record.busy:
                 break
+            if record.busy:
+                time.sleep(PROOF_RUN["lease_ttl_seconds"] / 2)
             record = self.run(connector, label="settle")
         return record
 

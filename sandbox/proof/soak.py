@@ -14,20 +14,27 @@ refused); the next rounds must quarantine it and deliver everything else. Before
 last round the poison is cured, and by the end every poisoned item must have landed
 and been released. Codat pull poison (a refused archive member) is left to the Codat
 suite until its source yields refusals.
+Overlap: in every round one connector (in turn) gets a second, manual run started 0.1 s
+after the scheduled one; one of the two must find the stream busy. Nuntiq's write log
+then shows whether any row was written by a run that did not hold the lease.
 """
 
 from __future__ import annotations
 
 import random
 import re
+import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TextIO
 
 from sandbox.proof.changes import SourceChanger
-from sandbox.proof.env import CONNECTORS, SMALL, SOAK_FAULTS, ProofEnv, RunRecord, Sizes
+from sandbox.proof.env import CONNECTORS, PROOF_RUN, SMALL, SOAK_FAULTS, ProofEnv, RunRecord, Sizes
 from sandbox.proof.poison import cure_downloads, cure_listing, poison_download, poison_listing, quarantined
 from sandbox.proof.truth import TruthReport, compare
+from sandbox.proof.writers import WriterReport, check_writers
 from sandbox.runner import REPO_ROOT
 
 
@@ -51,6 +58,9 @@ class SoakResult:
     def poison_lost(self) -> int:
         """Poisoned items still quarantined after they were cured (must be 0)."""
         return sum(len(keys) for keys in self.poison_still_held.values())
+    #: second runs started beside a scheduled one (one connector per round)
+    overlapping: list[RunRecord] = field(default_factory=list)
+    writers: WriterReport = field(default_factory=WriterReport)
 
     @property
     def failed_runs(self) -> int:
@@ -79,6 +89,7 @@ class SoakResult:
             and self.truth.duplicates == 0
             and self.truth.cursor_regressions == 0
             and self.poison_lost == 0
+            and self.writers.non_holder_writes == 0
         )
 
     def lines(self) -> list[str]:
@@ -115,6 +126,11 @@ class SoakResult:
                 or "none planted"
             ),
             f"poison held after cure: {self.poison_lost}",
+            f"overlapping runs      : {len(self.overlapping)} started beside a scheduled run, "
+            f"{sum(1 for r in self.overlapping if r.busy)} found the stream busy, "
+            f"{sum(1 for r in self.overlapping if not r.ok)} failed",
+            f"writes by non-holders : {self.writers.non_holder_writes} of {self.writers.data_writes} "
+            "data writes (from Nuntiq's write log)",
         ]
         out += [f"  {finding}" for finding in self.truth.findings[:40]]
         causes = failure_causes(self.runs)
@@ -165,10 +181,16 @@ def run_soak(
     planted: dict[str, list[str]] = {}
     kept: dict[str, list[str]] = {}
     cure_after = max(1, rounds - 1)  # the last round and the settle runs see the cured data
+    overlapping: list[RunRecord] = []
     for number in range(1, rounds + 1):
         env.set_faults(plan, seed=seed * 1000 + number)
         for connector in CONNECTORS:
-            record = env.run(connector, label=f"round {number}")
+            if connector == CONNECTORS[number % len(CONNECTORS)]:
+                # a manual run started beside the scheduled one: one of them must yield
+                record, extra = _beside(env, connector, label=f"round {number}")
+                overlapping.append(extra)
+            else:
+                record = env.run(connector, label=f"round {number}")
             records.append(record)
             if not record.ok:
                 failures.append(f"round {number} {connector}: {record.report.error}")
@@ -189,6 +211,8 @@ def run_soak(
         settle.append(env.run_until_ok(connector))
     truth = compare(env)
     still = {c: sorted(set(keys) & set(quarantined(env, c))) for c, keys in planted.items()}
+    tokens = {r.token for r in records + settle + overlapping}
+    writers = check_writers(env.write_log(), timedelta(seconds=PROOF_RUN["lease_ttl_seconds"]), tokens)
     uploads = len(_uploads(env))
     return SoakResult(
         rounds=rounds,
@@ -203,6 +227,8 @@ def run_soak(
         poison_planted=planted,
         poison_quarantined=kept,
         poison_still_held=still,
+        overlapping=overlapping,
+        writers=writers,
     )
 
 
@@ -227,6 +253,26 @@ def _cure(env: ProofEnv, planted: dict[str, list[str]]) -> dict[str, list[str]]:
         cure_listing(env, key)
     cure_downloads(env)
     return kept
+
+
+def _beside(env: ProofEnv, connector: str, *, label: str) -> tuple[RunRecord, RunRecord]:
+    """The scheduled run and a second one started 0.1 s later, in threads."""
+    results: dict[str, RunRecord] = {}
+    tokens = {"scheduled": env.issue_token(), "extra": env.issue_token()}
+
+    def go(which: str, delay: float) -> None:
+        time.sleep(delay)
+        results[which] = env.run(connector, token=tokens[which], label=f"{label} ({which})")
+
+    threads = [
+        threading.Thread(target=go, args=("scheduled", 0.0), daemon=True),
+        threading.Thread(target=go, args=("extra", 0.1), daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    return results["scheduled"], results["extra"]
 
 
 def _uploads(env: ProofEnv) -> list[dict[str, object]]:

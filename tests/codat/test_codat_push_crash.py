@@ -30,6 +30,8 @@ def test_killed_push_rerun_delivers_each_file_once(codat: RunningServer) -> None
             "config": {
                 "connector_name": "codat_push_crash",
                 "codat": {"server_url": codat.url, "company_id": COMPANY, "connection_id": CONNECTION},
+                # the killed run's lease lapses 2 s after its last heartbeat
+                "run": {"lease_ttl_seconds": 2, "upload_deadline_seconds": 0.5},
             },
             "job_params": {"lookback_days": 3650},
         }
@@ -59,6 +61,7 @@ def test_killed_push_rerun_delivers_each_file_once(codat: RunningServer) -> None
         assert 0 < before < 30
 
         codat.set_faults()
+        time.sleep(2.2)  # until the killed run's lease has lapsed (a rerun before that is "busy")
         result = push.run(nuntiq_context(nuntiq, customer, settings))
         names = Counter(f["file_name"] for f in admin_json(codat, "GET", "/_sandbox/codat/uploads")["files"])
         assert len(names) == 30 and set(names.values()) == {1}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,6 +46,7 @@ class SyntheticDocuments:
             if cursor is not None and when < cursor:
                 continue
             data = content(i)
+            time.sleep(0.03)  # a source that takes a while, so kills land mid-run
             yield DocumentItem(
                 key=f"doc-{i:03d}",
                 cursor=when,
@@ -56,16 +58,21 @@ class SyntheticDocuments:
 
 def main(argv: list[str]) -> Any:
     url, customer, token, count = argv[0], argv[1], argv[2], int(argv[3])
-    context = nuntiq_context(url, customer, {"config": {}}, job_token=token, keep_log_records=False)
-    sink = DocumentSink.for_context(
-        context,
-        namespace="crash/docs",
-        settle=0.3,
-        policy=RetryPolicy(initial_wait=0.01, max_wait=0.1, max_total=5),
-    )
-    summary = sync(
-        context, SyntheticDocuments(count), sink, connector_name="crash", flush_every=5, lookback_days=None
-    )
+    # A killed child's lease claim lives on for lease_ttl_seconds: the next child is "busy"
+    # until then, and simply tries again (what the next scheduled run would do).
+    run = {"lease_ttl_seconds": 1.2, "upload_deadline_seconds": 0.3, "checkpoint_every_items": 10}
+    context = nuntiq_context(url, customer, {"config": {"run": run}}, job_token=token, keep_log_records=False)
+    while True:
+        sink = DocumentSink.for_context(
+            context,
+            namespace="crash/docs",
+            policy=RetryPolicy(initial_wait=0.01, max_wait=0.1, max_total=5),
+        )
+        docs = SyntheticDocuments(count)
+        summary = sync(context, docs, sink, connector_name="crash", flush_every=5, lookback_days=None)
+        if summary.outcome != "busy":
+            break
+        time.sleep(0.2)
     print(f"DONE uploaded={sink.uploaded} reconciled={sink.reconciled} skipped={sink.skipped}", flush=True)
     return summary
 

@@ -38,6 +38,7 @@ class FakeApi:
 
     def __init__(self) -> None:
         self.tables: dict[str, dict[str, Any]] = {}
+        self.stamps: dict[tuple[str, str], str] = {}  # (table, key) -> the server's updated_at
         self.documents: list[dict[str, Any]] = []
         self.blobs: dict[str, bytes] = {}
         self.uploads = 0
@@ -54,9 +55,14 @@ class FakeApi:
         params = dict(params or {})
         page, limit = int(params.get("page", 1)), int(params.get("limit", 100))
         if path.startswith("/v1/custom-data/"):
-            table = self.tables.get(path.rsplit("/", 1)[1], {})
+            name = path.rsplit("/", 1)[1]
+            table = self.tables.get(name, {})
             prefix = params.get("key_prefix", "")
-            rows = [{"key": k, "value": v} for k, v in sorted(table.items()) if k.startswith(prefix)]
+            rows = [
+                {"key": k, "value": v, "updated_at": self.stamps.get((name, k))}
+                for k, v in sorted(table.items())
+                if k.startswith(prefix)
+            ]
         elif path == "/v1/source-documents":
             after = params.get("created_after")
             rows = [d for d in self.documents if after is None or d["created_at"] > after]
@@ -66,10 +72,13 @@ class FakeApi:
         return {"items": chunk, "count": len(rows), "page": page}
 
     def put(self, path: str, data: Any = None, extra_headers: Any = None) -> Any:
-        table = self.tables.setdefault(path.rsplit("/", 1)[1], {})
+        name = path.rsplit("/", 1)[1]
+        table = self.tables.setdefault(name, {})
+        stamp = self.tick().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         for row in data["rows"]:
             table[row["key"]] = row["value"]
-        return {"count": len(data["rows"])}
+            self.stamps[(name, row["key"])] = stamp
+        return {"written": len(data["rows"]), "updated_at": stamp}
 
     def post(self, path: str, data: Any = None, extra_headers: Any = None) -> Any:
         raise NotImplementedError(path)

@@ -14,7 +14,10 @@ from sandbox.testing import nuntiq_context
 
 
 def test_defaults_without_config() -> None:
-    assert RetryPolicy.from_context(FakeContext()) == RetryPolicy()
+    policy = RetryPolicy.from_context(FakeContext())
+    assert policy.model_dump() == RetryPolicy().model_dump()
+    left = policy.budget_left()  # the job's time budget caps every wait
+    assert left is not None and 590 < left <= 600
 
 
 def test_config_retry_sets_the_policy_of_every_for_context_helper() -> None:

@@ -146,8 +146,12 @@ def test_document_sync_with_faults_is_exactly_once(nuntiq: RunningServer) -> Non
         retry_after=0,
         path_pattern="^/v1/(source-documents|custom-data)",
     )
+    # the run lease's own calls retry under the job's config.retry; a dropped upload is
+    # reconciled after the assumed request deadline plus a quarter lease ttl (2 s here)
+    retry = {"initial_wait": 0.001, "max_wait": 0.01, "max_total": 5, "max_attempts": 12}
+    run = {"lease_ttl_seconds": 4, "upload_deadline_seconds": 1}
     for _ in range(2):
-        context = context_for(nuntiq)
+        context = context_for(nuntiq, config={"retry": retry, "run": run})
         sink = DocumentSink.for_context(context, namespace="docs-test", policy=FAST, settle=0)
         summary = sync(context, Docs(12), sink, connector_name="docs-test", lookback_days=None)
         assert summary.complete

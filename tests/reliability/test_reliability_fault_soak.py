@@ -17,6 +17,8 @@ def test_short_soak_has_no_mismatch_duplicate_or_cursor_regression(proof_env: Pr
     assert result.truth.mismatches == 0, result.truth.findings
     assert result.truth.duplicates == 0, result.truth.findings
     assert result.truth.cursor_regressions == 0, result.truth.findings
+    assert len(result.overlapping) == 4  # one manual run beside a scheduled one per round
+    assert result.writers.data_writes > 0 and result.writers.non_holder_writes == 0, result.writers
     assert result.truth.checked["billing files"] > 0 and result.truth.checked["pushed to codat"] > 0
     # one poisoned item per Connect stream: quarantined while bad, landed and released once cured
     assert {c: len(k) for c, k in result.poison_planted.items()} == {

@@ -146,6 +146,9 @@ class LedgerEntry:
     marked_at_server: datetime | None = None
     #: the server's stamp of this row as read or written (not stored in the value)
     written_at: datetime | None = None
+    #: the latest attempt's request got a definitive answer from the target (it is over,
+    #: so whether it arrived can be asked at once, with no settle wait)
+    answered: bool = False
 
     @property
     def first_server_stamp(self) -> datetime | None:
@@ -166,6 +169,7 @@ class LedgerEntry:
             "detail": dict(self.detail),
             "result": dict(self.result),
             "attempted_at": format_cursor(self.attempted_at or self.marked_at),
+            "answered": self.answered,
         }
 
     @classmethod
@@ -184,6 +188,7 @@ class LedgerEntry:
             detail=dict(value.get("detail") or {}),
             result=dict(value.get("result") or {}),
             attempted_at=parse_timestamp(str(value.get("attempted_at") or value["marked_at"])),
+            answered=bool(value.get("answered", False)),
         )
 
 
@@ -294,6 +299,17 @@ class Ledger:
             marked_at_server=keep.first_server_stamp if keep is not None else None,
         )
         return self._put(entry)
+
+    def mark_answered(self, entry: LedgerEntry) -> LedgerEntry:
+        """Record that ``entry``'s attempt was answered by the target (its request is over).
+
+        A later run then reconciles the mark at once instead of waiting out the upload
+        deadline; if the process dies before this write, the mark simply waits.
+        """
+        answered = dataclasses.replace(
+            entry, answered=True, marked_at_server=entry.first_server_stamp, written_at=None
+        )
+        return self._put(answered)
 
     def mark_done(self, entry: LedgerEntry, result: Mapping[str, Any]) -> LedgerEntry:
         done = LedgerEntry(
@@ -451,7 +467,7 @@ class ExactlyOnce:
         box: dict[str, LedgerEntry | None] = {"pending": pending}
         # True when this run's own last send got an answer from the target: then that
         # request is over and ``find`` can tell at once whether it arrived
-        settled_by_answer = {"value": False}
+        settled_by_answer = {"value": pending is not None and pending.answered}
 
         def attempt() -> tuple[DeliveryStatus, Mapping[str, Any]]:
             previous = box["pending"]
@@ -472,6 +488,9 @@ class ExactlyOnce:
                 return DeliveryStatus.SENT, send()
             except Exception as exc:
                 settled_by_answer["value"] = self.answered(exc)
+                marked = box["pending"]
+                if settled_by_answer["value"] and marked is not None:
+                    box["pending"] = self.ledger.mark_answered(marked)
                 raise
 
         status, result = retrier.call(attempt, step="deliver") if retrier is not None else attempt()

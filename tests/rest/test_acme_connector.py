@@ -177,7 +177,7 @@ def test_config_retry_reaches_every_retrier_the_connector_builds(
     wanted = {"max_attempts": 3, "initial_wait": 0.002, "max_wait": 0.5, "max_total": 7}
     run(nuntiq, acme, "acme_policy", retry=wanted)
     assert {source for source, _ in built} >= {"suppliers", "nuntiq"}
-    assert all(policy == RetryPolicy(**wanted) for _, policy in built), built
+    assert all(policy.model_dump() == RetryPolicy(**wanted).model_dump() for _, policy in built), built
 
 
 def test_going_too_fast_is_waited_out_as_acme_asks(nuntiq: RunningServer, acme_factory: Any) -> None:

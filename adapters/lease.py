@@ -51,6 +51,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from adapters.cursor import format_cursor, parse_timestamp
+from adapters.nuntiq.listing import iter_rows
 from adapters.retry import Retrier
 from adapters.runtime import ApiLike, LoggerLike
 from adapters.servertime import ServerClock
@@ -281,18 +282,15 @@ class RunLease:
         return [c for c in (Claim.from_row(row) for row in self._rows(prefix)) if c is not None]
 
     def _rows(self, prefix: str) -> Iterator[Mapping[str, Any]]:
-        page = 1
-        while True:
-            params = {"key_prefix": prefix, "page": page, "limit": _PAGE}
-            body = self._call(_bind(self.api.get, params), step="lease_read")
-            items = body.get("items", []) if isinstance(body, Mapping) else []
-            for item in items:
-                if isinstance(item, Mapping):
-                    self.clock.observe(item.get("updated_at"))
-                    yield item
-            if len(items) < _PAGE:
-                return
-            page += 1
+        rows = iter_rows(
+            lambda params: self._call(_bind(self.api.get, params), step="lease_read"),
+            {"key_prefix": prefix},
+            limit=_PAGE,
+            describe=f"lease claims {prefix}",
+        )
+        for item in rows:
+            self.clock.observe(item.get("updated_at"))
+            yield item
 
     def _withdraw(self) -> None:
         self._delete([self.key])

@@ -63,6 +63,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from urllib.parse import quote
 
 from adapters.cursor import CursorError, format_cursor, parse_timestamp
+from adapters.nuntiq.listing import iter_rows
 from adapters.retry import Retrier
 from adapters.runtime import ApiLike
 from adapters.servertime import ServerClock
@@ -257,16 +258,14 @@ class Ledger:
                 yield entry
 
     def _rows(self, *, prefix: str) -> Iterator[tuple[str, Any, datetime | None]]:
-        page = 1
-        while True:
-            params: dict[str, Any] = {"key_prefix": prefix, "page": page, "limit": _PAGE}
-            body = self._call(_bind(self.api.get, self._path, params), step="ledger_read")
-            items = body.get("items", []) if isinstance(body, Mapping) else []
-            for item in items:
-                yield str(item.get("key")), item.get("value"), self.clock.observe(item.get("updated_at"))
-            if len(items) < _PAGE:
-                return
-            page += 1
+        rows = iter_rows(
+            lambda params: self._call(_bind(self.api.get, self._path, params), step="ledger_read"),
+            {"key_prefix": prefix},
+            limit=_PAGE,
+            describe=f"ledger {self.namespace}",
+        )
+        for item in rows:
+            yield str(item.get("key")), item.get("value"), self.clock.observe(item.get("updated_at"))
 
     # -- writing ------------------------------------------------------------------------
 

@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters.cursor import format_cursor, parse_timestamp
 from adapters.failures import AdapterError, FailureClass
+from adapters.nuntiq.listing import iter_rows
 from adapters.nuntiq.retrier import nuntiq_retrier
 from adapters.records import Refetch, RefusedItem
 from adapters.retry import Retrier
@@ -193,18 +194,16 @@ class QuarantineStore:
     def entries(self, stream: str | None = None) -> Iterator[QuarantineEntry]:
         """Every entry of ``stream`` (or of every stream of this namespace), paged."""
         prefix = f"{self.namespace}/{stream}/" if stream is not None else f"{self.namespace}/"
-        page = 1
-        while True:
-            params = {"key_prefix": prefix, "page": page, "limit": _PAGE}
-            body = self._call(_bind(self.api.get, self._path, params), step="quarantine_read")
-            rows = body.get("items", []) if isinstance(body, Mapping) else []
-            for row in rows:
-                entry = _entry(row.get("value"))
-                if entry is not None and (stream is None or entry.stream == stream):
-                    yield entry
-            if len(rows) < _PAGE:
-                return
-            page += 1
+        rows = iter_rows(
+            lambda params: self._call(_bind(self.api.get, self._path, params), step="quarantine_read"),
+            {"key_prefix": prefix},
+            limit=_PAGE,
+            describe=f"quarantine {self.namespace}",
+        )
+        for row in rows:
+            entry = _entry(row.get("value"))
+            if entry is not None and (stream is None or entry.stream == stream):
+                yield entry
 
     def put(self, entries: Sequence[QuarantineEntry]) -> None:
         rows = [{"key": self.row_key(e.stream, e.key), "value": e.to_value()} for e in entries]

@@ -37,6 +37,7 @@ from urllib.parse import quote
 from adapters.codat.layout import ListedFile
 from adapters.cursor import format_cursor
 from adapters.ledger import EntryState, Ledger
+from adapters.nuntiq.listing import iter_rows
 from adapters.retry import Retrier
 from adapters.runtime import ApiLike
 
@@ -175,17 +176,14 @@ class DeliveryRecord:
         return done
 
     def _rows(self) -> Iterator[tuple[str, Any]]:
-        page = 1
-        while True:
-            params: dict[str, Any] = {"key_prefix": self.prefix, "page": page, "limit": _PAGE}
-            body = self._call(_bind(self.api.get, self._path, params), step="codat.delivered_read")
-            items = body.get("items", []) if isinstance(body, Mapping) else []
-            for item in items:
-                if isinstance(item, Mapping):
-                    yield str(item.get("key")), item.get("value")
-            if len(items) < _PAGE:
-                return
-            page += 1
+        rows = iter_rows(
+            lambda params: self._call(_bind(self.api.get, self._path, params), step="codat.delivered_read"),
+            {"key_prefix": self.prefix},
+            limit=_PAGE,
+            describe=f"codat day summaries {self.prefix}",
+        )
+        for item in rows:
+            yield str(item.get("key")), item.get("value")
 
     def _put(self, writes: list[tuple[str, dict[str, Any]]]) -> None:
         for start in range(0, len(writes), _MAX_ROWS_PER_PUT):

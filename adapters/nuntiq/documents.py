@@ -88,11 +88,10 @@ class NuntiqDocumentSource:
                 if str(document["id"]) not in seen:
                     yield from self._items(document)
             consumed += len(documents)
-            # ``count`` is the total matching this query; without it, a short page ends it.
-            # A capped page size makes pages short, so ``count`` is preferred.
-            if (count is not None and consumed >= count) or (
-                count is None and len(documents) < self.page_size
-            ):
+            # A short page ends the query only when ``count`` confirms it (a capped page is
+            # short too); a full page or a count that may be stale never ends it alone, and
+            # without a count only an empty page does (the same rule as adapters.nuntiq.listing)
+            if len(documents) < self.page_size and count is not None and consumed >= count:
                 return
             last = documents[-1]["created_at"]
             boundary = format_cursor(parse_timestamp(last) - _TICK)

@@ -28,6 +28,7 @@ from typing import IO, Any
 
 from adapters.cursor import format_cursor, parse_timestamp
 from adapters.ledger import DeliveryStatus, ExactlyOnce, Ledger, LedgerEntry, RunGuard
+from adapters.nuntiq.listing import iter_rows
 from adapters.nuntiq.retrier import nuntiq_retrier
 from adapters.records import DocumentItem
 from adapters.retry import Retrier, RetryPolicy
@@ -154,23 +155,20 @@ class DocumentSink:
     def _find(self, entry: LedgerEntry, *, name: str, sha256: str, delivery: str) -> Mapping[str, Any] | None:
         """A source document this sink created since ``entry`` was marked, holding this very file."""
         created_after = format_cursor(self.once.search_from(entry))
-        page = 1
-        while True:
-            body = self.api.get(
-                SOURCE_DOCUMENTS_PATH,
-                params={"created_after": created_after, "page": page, "limit": _LIST_PAGE},
-            )
-            items = body.get("items", []) if isinstance(body, Mapping) else []
-            for document in items:
-                properties = document.get("properties") or {}
-                if not isinstance(properties, Mapping) or properties.get(DELIVERY_FIELD) != delivery:
-                    continue
-                for file in document.get("files") or []:
-                    if file.get("file_name") == name and file.get("sha256") == sha256:
-                        return _result(document)
-            if len(items) < _LIST_PAGE:
-                return None
-            page += 1
+        documents = iter_rows(
+            lambda params: self.api.get(SOURCE_DOCUMENTS_PATH, params=params),
+            {"created_after": created_after},
+            limit=_LIST_PAGE,
+            describe="source documents",
+        )
+        for document in documents:
+            properties = document.get("properties") or {}
+            if not isinstance(properties, Mapping) or properties.get(DELIVERY_FIELD) != delivery:
+                continue
+            for file in document.get("files") or []:
+                if file.get("file_name") == name and file.get("sha256") == sha256:
+                    return _result(document)
+        return None
 
 
 #: statuses a gateway answers while the service behind it may still be processing the request

@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from adapters.runsettings import RunSettings
+from adapters.runsettings import RunLimits
 from adapters.runtime import ContextLike
 
 __all__ = ["Budget", "budget_of"]
@@ -69,6 +69,6 @@ def budget_of(context: ContextLike) -> Budget | None:
     except TypeError:
         return None
     if found is None:
-        found = Budget(RunSettings.from_context(context).time_budget_seconds)
+        found = Budget(RunLimits.from_context(context).time_budget_seconds)
         _BUDGETS[context] = found
     return found

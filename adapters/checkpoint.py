@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adapters.runsettings import RunSettings
+from adapters.runsettings import RunLimits
 
 __all__ = ["CheckpointPolicy"]
 
@@ -39,7 +39,7 @@ class CheckpointPolicy:
     every_seconds: float | None = None
 
     @classmethod
-    def from_settings(cls, settings: RunSettings) -> CheckpointPolicy:
+    def from_settings(cls, settings: RunLimits) -> CheckpointPolicy:
         return cls(settings.checkpoint_every_items, settings.checkpoint_every_seconds)
 
     @property

@@ -29,7 +29,7 @@ confirmation is more than a quarter ``ttl`` old (by the monotonic clock, which k
 counting while a process is stopped), it heartbeats and lists again, and raises
 :class:`LeaseLost` if its claim lapsed or is no longer the earliest live one. A takeover
 needs ``ttl`` without a heartbeat, so a write sent within a quarter ``ttl`` of a
-confirmation has landed (given :attr:`RunSettings.upload_deadline_seconds`) before anyone
+confirmation has landed (given :attr:`RunLimits.upload_deadline_seconds`) before anyone
 else may hold the lease. The one gap no client can close: a process frozen between its
 check and the moment its request leaves the host. :mod:`adapters.ledger` covers that case
 for uploads, because pending marks carry their owner run and are reconciled only after

@@ -18,10 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from adapters.runtime import ContextLike
 
-__all__ = ["RunSettings"]
+__all__ = ["RunLimits"]
 
 
-class RunSettings(BaseModel):
+class RunLimits(BaseModel):
     """Budget, lease and checkpoint settings of one connector run."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -45,7 +45,7 @@ class RunSettings(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _deadline_inside_lease(self) -> RunSettings:
+    def _deadline_inside_lease(self) -> RunLimits:
         # A holder re-checks its lease at most a quarter TTL before a write is sent; that
         # write must have landed (or been dropped) before anyone may take the lease over.
         if self.upload_deadline_seconds + self.lease_ttl_seconds / 4 >= self.lease_ttl_seconds:
@@ -56,7 +56,7 @@ class RunSettings(BaseModel):
         return self
 
     @classmethod
-    def from_context(cls, context: ContextLike) -> RunSettings:
+    def from_context(cls, context: ContextLike) -> RunLimits:
         """``config.run`` of the job's settings, or the defaults; bad values refused, naming them."""
         raw = context.get_config("run")
         if raw is None:

@@ -19,7 +19,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from adapters.quarantine import QuarantineSettings
 from adapters.retry import RetryPolicy
+from adapters.runsettings import RunLimits
 from adapters.runtime import ContextLike
 from adapters.suggest import closest, did_you_mean
 
@@ -50,6 +52,14 @@ class RunSettings(BaseModel):
     )
     retry: RetryPolicy = Field(
         default_factory=RetryPolicy, description="limits of the retry loop for every call the connector makes"
+    )
+    run: RunLimits = Field(
+        default_factory=RunLimits,
+        description="time budget, run lease, upload deadline and checkpoint intervals of every run",
+    )
+    quarantine: QuarantineSettings | bool = Field(
+        default_factory=QuarantineSettings,
+        description="refusal threshold and store of the quarantine; false keeps fail-fast behaviour",
     )
 
 

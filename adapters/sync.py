@@ -87,7 +87,7 @@ from adapters.progress import EventKind
 from adapters.protocol import Ordering, Refetchable, Settling, Source
 from adapters.quarantine import ItemRefusedError, Quarantine, refusal_reason
 from adapters.records import RefusedItem, SourceItem
-from adapters.runsettings import RunSettings
+from adapters.runsettings import RunLimits
 from adapters.runtime import ContextLike, LoggerLike
 from adapters.sinks.base import IsolatingSink, Sink
 
@@ -185,7 +185,7 @@ def sync(
     clock: Callable[[], float] = time.monotonic,
     job_params: Iterable[str] = (),
     quarantine: Quarantine | None = None,
-    run_settings: RunSettings | None = None,
+    run_settings: RunLimits | None = None,
     lease: RunLease | None = None,
     budget: Budget | None = None,
 ) -> SyncSummary:
@@ -216,7 +216,7 @@ def sync(
     params = read_job_params(context, declared=job_params)
     override, until = params.since_override, params.until_override
     days = lookback_days if params.lookback_days is None else params.lookback_days
-    settings = run_settings or RunSettings.from_context(context)
+    settings = run_settings or RunLimits.from_context(context)
     if lookback is None:
         attr = getattr(source, "lookback", None)
         lookback = attr if isinstance(attr, timedelta) else timedelta(0)

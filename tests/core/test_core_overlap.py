@@ -33,12 +33,12 @@ from adapters.nuntiq.classifier import classify_nuntiq_error
 from adapters.protocol import Ordering
 from adapters.records import RecordItem
 from adapters.retry import Retrier, RetryPolicy
-from adapters.runsettings import RunSettings
+from adapters.runsettings import RunLimits
 from adapters.sinks import DocumentSink
 from adapters.sync import sync
 
 TTL = timedelta(seconds=100)
-SETTINGS = RunSettings(lease_ttl_seconds=100, upload_deadline_seconds=20, checkpoint_every_items=None)
+SETTINGS = RunLimits(lease_ttl_seconds=100, upload_deadline_seconds=20, checkpoint_every_items=None)
 
 
 class Monotonic:

@@ -206,3 +206,18 @@ def test_connect_config_schema_lists_flat_keys_and_shared_settings() -> None:
     assert props["connect_page_size"]["minimum"] == 1
     ref = props["retry"].get("$ref") or props["retry"]["allOf"][0]["$ref"]
     assert ref.rsplit("/", 1)[1] in schema["$defs"]
+
+
+def test_every_run_wide_setting_is_in_each_integration_schema_and_typo_checked() -> None:
+    """Budget, lease, checkpoint and quarantine settings sit in the shared model, so each
+    integration's JSON Schema shows them and a near miss of their block is refused."""
+    from adapters.codat.settings import config_json_schema as codat_schema
+    from adapters.settings import SettingsError, check_config_keys
+
+    for schema in (connect_schema(), codat_schema()):
+        props = schema["properties"]
+        assert {"retry", "run", "quarantine"} <= set(props)
+        run = schema["$defs"][props["run"]["$ref"].rsplit("/", 1)[1]]
+        assert {"time_budget_seconds", "lease_ttl_seconds", "checkpoint_every_items"} <= set(run["properties"])
+    with pytest.raises(SettingsError, match="did you mean 'quarantine'"):
+        check_config_keys(["quarantin"], prefix="connect_", known=[], what="Connect")

@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -63,7 +62,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from urllib.parse import quote
 
 from adapters.cursor import CursorError, format_cursor, parse_timestamp
-from adapters.nuntiq.listing import iter_rows
+from adapters.nuntiq.listing import iter_rows, row_value
 from adapters.retry import Retrier
 from adapters.runtime import ApiLike
 from adapters.servertime import ServerClock
@@ -362,13 +361,9 @@ def _bind(get: Callable[..., Any], path: str, params: Mapping[str, Any]) -> Call
     return lambda: get(path, params=params)
 
 
-def _entry(value: Any, written_at: datetime | None = None) -> LedgerEntry | None:
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return None
-    if not isinstance(value, Mapping):
+def _entry(raw: Any, written_at: datetime | None = None) -> LedgerEntry | None:
+    value = row_value(raw)
+    if value is None:
         return None
     try:
         return LedgerEntry.from_value(value, written_at)

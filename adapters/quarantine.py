@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters.cursor import format_cursor, parse_timestamp
 from adapters.failures import AdapterError, FailureClass
-from adapters.nuntiq.listing import iter_rows
+from adapters.nuntiq.listing import iter_rows, row_value
 from adapters.nuntiq.retrier import nuntiq_retrier
 from adapters.records import Refetch, RefusedItem
 from adapters.retry import Retrier
@@ -226,13 +226,9 @@ def _bind(method: Callable[..., Any], path: str, value: Any, name: str = "params
     return lambda: method(path, **{name: value})
 
 
-def _entry(value: Any) -> QuarantineEntry | None:
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return None
-    if not isinstance(value, Mapping):
+def _entry(raw: Any) -> QuarantineEntry | None:
+    value = row_value(raw)
+    if value is None:
         return None
     try:
         return QuarantineEntry.from_value(value)

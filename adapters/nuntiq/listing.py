@@ -22,12 +22,13 @@ small *and* a transient empty page exactly where that count ends.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from adapters.paging import PagingError, PagingGapError
 
-__all__ = ["iter_rows"]
+__all__ = ["iter_rows", "row_value"]
 
 #: fetch one page: gets the full query (with ``page`` and ``limit``), returns the parsed body
 PageGetter = Callable[[dict[str, Any]], Any]
@@ -78,3 +79,17 @@ def iter_rows(
                 f"(count {count}, {seen} read): the rows between cannot be read"
             )
         return  # count larger than the list: it lied, nothing lies beyond
+
+
+def row_value(value: Any) -> Mapping[str, Any] | None:
+    """A custom-data row's value as a mapping: stored as JSON or as a JSON-encoded string.
+
+    Anything else (a foreign or damaged row) is ``None``, so readers skip it instead of
+    failing on a row they never wrote.
+    """
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, Mapping) else None

@@ -218,6 +218,7 @@ def test_every_run_wide_setting_is_in_each_integration_schema_and_typo_checked()
         props = schema["properties"]
         assert {"retry", "run", "quarantine"} <= set(props)
         run = schema["$defs"][props["run"]["$ref"].rsplit("/", 1)[1]]
-        assert {"time_budget_seconds", "lease_ttl_seconds", "checkpoint_every_items"} <= set(run["properties"])
+        wanted = {"time_budget_seconds", "lease_ttl_seconds", "checkpoint_every_items"}
+        assert wanted <= set(run["properties"])
     with pytest.raises(SettingsError, match="did you mean 'quarantine'"):
         check_config_keys(["quarantin"], prefix="connect_", known=[], what="Connect")

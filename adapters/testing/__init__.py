@@ -19,6 +19,7 @@ from adapters.testing.clock import FakeClock
 from adapters.testing.context import FakeContext
 from adapters.testing.delta import InMemoryDelta, InMemoryRun
 from adapters.testing.logger import LogRecord, RecordingLogger
+from adapters.testing.nuntiq import InMemoryNuntiq
 from adapters.testing.scrub import REDACTED, SecretScrubber
 from adapters.testing.sinks import ListSink
 
@@ -27,6 +28,7 @@ __all__ = [
     "FakeClock",
     "FakeContext",
     "InMemoryDelta",
+    "InMemoryNuntiq",
     "InMemoryRun",
     "ListSink",
     "LogRecord",

@@ -7,6 +7,7 @@ from typing import Any
 
 from adapters.runtime import ApiLike
 from adapters.testing.logger import RecordingLogger
+from adapters.testing.nuntiq import InMemoryNuntiq
 
 __all__ = ["FakeContext"]
 
@@ -14,8 +15,9 @@ __all__ = ["FakeContext"]
 class FakeContext:
     """Implements :class:`adapters.runtime.ContextLike` over ``config``, ``secrets`` and ``params``.
 
-    ``api`` is whatever the test passes (a sandbox client, a fake); reading it when none
-    was given fails loudly instead of returning a mock that accepts anything.
+    ``api`` is whatever the test passes (a sandbox client, a fake); without one it is an
+    :class:`~adapters.testing.nuntiq.InMemoryNuntiq`, which holds the custom-data rows a
+    run keeps (its lease, ledgers, quarantine) and refuses every other call by name.
     """
 
     def __init__(
@@ -30,13 +32,11 @@ class FakeContext:
         self.config: dict[str, Any] = dict(config or {})
         self.secrets: dict[str, Any] = dict(secrets or {})
         self.params: dict[str, Any] = dict(params or {})
-        self._api = api
+        self._api: ApiLike = api if api is not None else InMemoryNuntiq()
         self._logger = logger or RecordingLogger()
 
     @property
     def api(self) -> ApiLike:
-        if self._api is None:
-            raise RuntimeError("this FakeContext has no api: pass api=... to FakeContext")
         return self._api
 
     @property

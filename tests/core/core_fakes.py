@@ -17,6 +17,7 @@ from typing import Any
 from adapters.failures import Classifier
 from adapters.protocol import Ordering
 from adapters.records import DocumentItem, RecordItem
+from adapters.testing import InMemoryRun
 from sandbox.testing import RecordingLogger
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -146,21 +147,8 @@ class FakeContext:
         return self.params.get(key, default)
 
 
-class FakeRun:
-    def __init__(self, lower_bound_cursor: str | None) -> None:
-        self.lower_bound_cursor = lower_bound_cursor
-        self.new_cursor: str | None = None
-        self.records_processed = 0
-        self.metadata: dict[str, Any] = {}
-
-    def set_new_cursor(self, cursor: str) -> None:
-        self.new_cursor = cursor
-
-    def set_records_processed(self, count: int) -> None:
-        self.records_processed = count
-
-    def set_metadata(self, metadata: dict[str, Any]) -> None:
-        self.metadata = dict(metadata)
+#: the delta-run handle is the test kit's; only the single-cursor FakeDelta below is specific
+FakeRun = InMemoryRun
 
 
 class FakeDelta:

@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m sandbox.cli demo
+	$(BIN)/python -m lib.cli demo
 
 test: $(STAMP)
 	$(BIN)/ruff check adapters connectors lib sandbox tests bench
@@ -31,19 +31,19 @@ typecheck: $(STAMP)
 
 # The long proof suites and the benchmarks (their fast parts run inside `make test`).
 soak: $(STAMP)
-	$(BIN)/python -m sandbox.proof soak
+	$(BIN)/python -m tests.proof soak
 
 crash: $(STAMP)
-	$(BIN)/python -m sandbox.proof crash
+	$(BIN)/python -m tests.proof crash
 
 overlap: $(STAMP)
-	$(BIN)/python -m sandbox.proof overlap
+	$(BIN)/python -m tests.proof overlap
 
 badinput: $(STAMP)
-	$(BIN)/python -m sandbox.proof badinput
+	$(BIN)/python -m tests.proof badinput
 
 secrets: $(STAMP)
-	$(BIN)/python -m sandbox.proof secrets
+	$(BIN)/python -m tests.proof secrets
 
 # Every shipped connector across the full cross product of the sandboxes' variants of what
 # no reference confirms (`make test` runs a daily-rotating sample of them).
@@ -65,7 +65,7 @@ downstream: $(STAMP)
 	.ci/downstream
 
 sandbox: $(STAMP)
-	$(BIN)/python -m sandbox.cli sandbox
+	$(BIN)/python -m lib.cli sandbox
 
 clean:
 	rm -rf $(VENV) .nuntiq

@@ -28,7 +28,7 @@ The rules the sync driver enforces with :class:`Quarantine`:
 Operators act on entries with job params, inside the framework where there is no CLI:
 ``quarantine_retry`` (``all``, the default; ``none``; or keys, comma-separated or a JSON
 list: only those are retried this run) and ``quarantine_discard`` (keys or ``all``:
-deleted before the run, i.e. given up). Locally, ``python -m sandbox.cli quarantine
+deleted before the run, i.e. given up). Locally, ``python -m lib.cli quarantine
 list|retry|discard`` does the same through :class:`QuarantineStore`.
 """
 

@@ -9,7 +9,7 @@ before any call, and a key that is not known but *looks like* one is refused wit
 :class:`RunSettings` holds what every connector reads whatever its source (config top
 level). To add a run-wide setting (a lease TTL, a time budget, checkpoint or quarantine
 thresholds, windows), add a field here: it is then known to the typo check and appears
-in every integration's JSON Schema (``python -m sandbox.cli discover``).
+in every integration's JSON Schema (``python -m lib.cli discover``).
 """
 
 from __future__ import annotations

@@ -39,8 +39,8 @@ from bench.harness import measure, ratio, table, verdict
 from bench.services import CODAT_API_KEY, SINCE, fresh_customer, nuntiq_sandbox, set_latency
 from connectors import codat_pull_files as connector
 from lib.context import Context
+from lib.jobcontext import nuntiq_context
 from sandbox.server import RunningServer, serve_in_subprocess
-from sandbox.testing import nuntiq_context
 
 COMPANY = "b3c4d5e6-0000-4000-8000-00000000be0c"
 CONNECTION = "c4d5e6f7-0000-4000-8000-00000000be0c"

@@ -47,9 +47,9 @@ from connectors import connect_pull_suppliers as connector
 from lib.api_client import ApiClient
 from lib.context import Context
 from lib.delta import delta_run
+from lib.jobcontext import issue_job_token, nuntiq_context
 from lib.objects.supplier import SupplierLoad
 from sandbox.server import RunningServer
-from sandbox.testing import issue_job_token, nuntiq_context
 
 FULL = {"listings": 100_000, "vendors": 500}
 QUICK = {"listings": 5_000, "vendors": 100}

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from lib.api_client import ApiClient
-from sandbox.runner import issue_token
+from lib.runner import issue_token
 
 #: the seed's small company (fixtures/codat/seed.json)
 DEMO_COMPANY = "5c3f1a2e-0d4b-4c55-9a61-7f2b3c4d5e6f"

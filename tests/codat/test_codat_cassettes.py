@@ -28,8 +28,8 @@ from adapters.codat.settings import CodatSettings
 from adapters.codat.source import CodatFilesSource
 from adapters.failures import AdapterError, FailureClass
 from adapters.retry import Retrier
+from lib.jobcontext import FakeClock
 from sandbox.server import RunningServer, serve_in_thread
-from sandbox.testing import FakeClock
 from tests.codat.conftest import API_KEY, CASSETTES, COMPANY, CONNECTION, SECRET_VALUES
 
 LIVE = bool(os.environ.get("CODAT_API_KEY"))

@@ -12,8 +12,8 @@ import pytest
 import connectors.codat_pull_files as pull
 import connectors.codat_push_documents as push
 from lib.delta import get_delta_state
+from lib.jobcontext import nuntiq_context
 from sandbox.server import RunningServer, serve_in_thread
-from sandbox.testing import nuntiq_context
 from tests.codat.conftest import API_KEY, COMPANY, CONNECTION, SMALL_COMPANY, admin_json
 
 TEN_MB = 10 * 1024 * 1024
@@ -210,7 +210,7 @@ def test_one_traversal_member_is_quarantined_and_blocks_nothing(
     to no listed file, so nothing waits on it), and the operator discards it."""
     import json
 
-    from sandbox.cli import main
+    from lib.cli.main import main
 
     day = "2026-01-07"
     admin_json(codat, "POST", f"/_sandbox/codat/companies/{SMALL_COMPANY}/malicious",

@@ -20,8 +20,8 @@ from adapters.codat.delivered import BASELINE, DeliveryRecord
 from adapters.codat.layout import ListedFile
 from adapters.codat.source import document_key
 from adapters.ledger import Ledger
+from lib.jobcontext import nuntiq_context
 from sandbox.server import RunningServer, serve_in_thread
-from sandbox.testing import nuntiq_context
 from tests.codat.conftest import API_KEY, admin_json
 from tests.codat.test_codat_upload_sandbox import MemoryCustomData
 

@@ -9,14 +9,14 @@ import time
 from collections import Counter
 
 import connectors.codat_push_documents as push
+from lib.jobcontext import nuntiq_context
 from sandbox.server import RunningServer, serve_in_thread
-from sandbox.testing import nuntiq_context
 from tests.codat.conftest import API_KEY, COMPANY, CONNECTION, admin_json
 
 CHILD = """
 import json, sys
 import connectors.codat_push_documents as push
-from sandbox.testing import nuntiq_context
+from lib.jobcontext import nuntiq_context
 url, customer, settings = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 push.run(nuntiq_context(url, customer, settings))
 """

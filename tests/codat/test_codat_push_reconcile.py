@@ -19,8 +19,8 @@ from adapters.codat.client import CodatFilesClient
 from adapters.codat.filetypes import ALLOWED_TYPES
 from adapters.codat.upload import UploadFile
 from adapters.ledger import Ledger
+from lib.jobcontext import FakeClock, RecordingLogger
 from sandbox.server import RunningServer
-from sandbox.testing import FakeClock, RecordingLogger
 from tests.codat.conftest import COMPANY, admin_json
 from tests.codat.test_codat_upload_sandbox import MemoryCustomData, uploader
 

@@ -19,8 +19,8 @@ from adapters.codat.source import CodatFilesSource
 from adapters.failures import AdapterError, FailureClass, RetriesExhausted
 from adapters.records import DocumentItem, RefusedItem
 from adapters.retry import Retrier, RetryPolicy
+from lib.jobcontext import FakeClock, RecordingLogger
 from sandbox.server import RunningServer
-from sandbox.testing import FakeClock, RecordingLogger
 from tests.codat.conftest import API_KEY, COMPANY, admin_json
 
 

@@ -16,8 +16,8 @@ from adapters.codat.upload import CodatUploader, UploadFile, check_upload
 from adapters.ledger import Ledger
 from adapters.records import DocumentItem
 from adapters.retry import Retrier
+from lib.jobcontext import FakeClock, RecordingLogger
 from sandbox.server import RunningServer
-from sandbox.testing import FakeClock, RecordingLogger
 from tests.codat.conftest import COMPANY, CONNECTION, admin_json
 
 TEN_MB = 10 * 1024 * 1024

@@ -18,9 +18,9 @@ from adapters.codat.errors import classify
 from adapters.codat.source import CodatFilesSource
 from adapters.failures import AdapterError, FailureClass
 from adapters.retry import Retrier
+from lib.jobcontext import FakeClock, RecordingLogger
 from sandbox.codat.variants import OPTIONS
 from sandbox.server import RunningServer
-from sandbox.testing import FakeClock, RecordingLogger
 from tests.codat.conftest import COMPANY, admin_json
 
 

@@ -34,9 +34,9 @@ from adapters.codat.layout import ListedFile
 from adapters.codat.source import document_key
 from adapters.cursor import parse_timestamp
 from lib.delta import get_delta_state
+from lib.jobcontext import nuntiq_context
 from sandbox.codat.variants import CodatVariant, cross_product, sample
 from sandbox.server import RunningServer, serve_in_thread
-from sandbox.testing import nuntiq_context
 
 ZONE = "Europe/Berlin"
 API_KEY = "variant-codat-key"

@@ -37,10 +37,10 @@ from adapters.protocol import Ordering
 from adapters.records import DocumentItem, RecordItem
 from adapters.retry import Retrier
 from connectors import connect_pull_billing_documents, connect_pull_suppliers
+from lib.jobcontext import FakeClock, nuntiq_context
 from sandbox.connect.app import DEFAULT_API_KEY
 from sandbox.connect.seed import MEDIA_FOLDER
 from sandbox.server import RunningServer, serve_in_thread
-from sandbox.testing import FakeClock, nuntiq_context
 from tests.connect.conftest import CASSETTES, REPLAY_ENDPOINT, recording_target, secret_values
 
 SINCE = datetime(2020, 1, 1, tzinfo=UTC)

@@ -21,10 +21,10 @@ from adapters.connect.paging import parse_content_range
 from adapters.failures import AdapterError, FailureClass
 from adapters.paging import Page, iter_offset
 from adapters.retry import Retrier
+from lib.jobcontext import FakeClock
 from sandbox.connect.app import DEFAULT_API_KEY
 from sandbox.connect.seed import MEDIA_FOLDER
 from sandbox.server import RunningServer, serve_in_thread
-from sandbox.testing import FakeClock
 from tests.connect.conftest import make_client
 from tests.connect.connect_fakes import ScriptedClient
 

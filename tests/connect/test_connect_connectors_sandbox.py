@@ -10,9 +10,9 @@ import pytest
 
 from connectors import connect_pull_billing_documents, connect_pull_suppliers
 from connectors.connect_pull_suppliers import split_headquarters
+from lib.jobcontext import nuntiq_context
 from sandbox.connect.app import DEFAULT_API_KEY
 from sandbox.server import RunningServer, serve_in_thread
-from sandbox.testing import nuntiq_context
 from tests.connect.conftest import reset_connect
 
 

@@ -14,9 +14,9 @@ from adapters.connect import (
 from adapters.connect.settings import API_KEY_SECRET_SETTING
 from adapters.failures import AdapterError, FailureClass, RetriesExhausted
 from adapters.retry import Retrier, RetryPolicy
+from lib.jobcontext import FakeClock, RecordingLogger
 from sandbox.connect.app import DEFAULT_API_KEY
 from sandbox.server import RunningServer
-from sandbox.testing import FakeClock, RecordingLogger
 from tests.connect.conftest import make_client
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 
 from adapters.connect import PartnerDirectory
+from lib.jobcontext import FakeClock
 from sandbox.server import RunningServer
-from sandbox.testing import FakeClock
 from tests.connect.conftest import make_client, reset_connect
 
 

@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from adapters.connect import classify_connect_error
 from adapters.connect.paging import KeysetReader, PageSize
 from adapters.retry import Retrier
+from lib.jobcontext import FakeClock
 from sandbox.connect.seed import load_capabilities
 from sandbox.connect.store import Collection, parse_query_string
-from sandbox.testing import FakeClock
 from tests.connect.connect_fakes import ScriptedClient
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 
 from connectors import connect_pull_suppliers
+from lib.jobcontext import nuntiq_context
 from sandbox.connect.app import DEFAULT_API_KEY
 from sandbox.server import RunningServer
-from sandbox.testing import nuntiq_context
 from tests.connect.conftest import reset_connect
 
 

@@ -14,10 +14,10 @@ import httpx
 
 from connectors import connect_pull_billing_documents, connect_pull_suppliers
 from connectors.connect_pull_suppliers import headquarters_address
+from lib.jobcontext import nuntiq_context
 from sandbox.connect.app import DEFAULT_API_KEY, headquarters_object
 from sandbox.connect.variants import ConnectVariants
 from sandbox.server import RunningServer
-from sandbox.testing import nuntiq_context
 from tests.connect.conftest import reset_connect
 
 

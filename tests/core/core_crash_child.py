@@ -20,7 +20,7 @@ from adapters.records import DocumentItem
 from adapters.retry import RetryPolicy
 from adapters.sinks import DocumentSink
 from adapters.sync import sync
-from sandbox.testing import nuntiq_context
+from lib.jobcontext import nuntiq_context
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

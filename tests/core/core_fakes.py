@@ -18,7 +18,7 @@ from adapters.failures import Classifier
 from adapters.protocol import Ordering
 from adapters.records import DocumentItem, RecordItem
 from adapters.testing import InMemoryRun
-from sandbox.testing import RecordingLogger
+from lib.jobcontext import RecordingLogger
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

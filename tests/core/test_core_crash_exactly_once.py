@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from lib.jobcontext import issue_job_token, nuntiq_context, write_counters
 from sandbox.server import RunningServer, serve_in_subprocess
-from sandbox.testing import issue_job_token, nuntiq_context, write_counters
 
 CHILD = Path(__file__).with_name("core_crash_child.py")
 CUSTOMER = "30000001"

@@ -10,8 +10,8 @@ from adapters.failures import FailureClass
 from adapters.nuntiq.classifier import classify_nuntiq_error
 from adapters.retry import Retrier, RetryPolicy
 from lib.api_client import ApiError
+from lib.jobcontext import nuntiq_context
 from sandbox.server import RunningServer, serve_in_thread
-from sandbox.testing import nuntiq_context
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""``python -m sandbox.cli quarantine list|retry|discard`` on the sample connector (persistent sandbox)."""
+"""``python -m lib.cli quarantine list|retry|discard`` on the sample connector (persistent sandbox)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.cli import main
+from lib.cli.main import main
 
 
 def write_settings(tmp_path: Path, rows: list[dict[str, Any]]) -> Path:

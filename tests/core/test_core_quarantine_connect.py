@@ -14,10 +14,10 @@ from adapters.connect import ListingsSource, MediaFolderFilesSource
 from adapters.quarantine import QuarantineStore
 from adapters.records import DocumentItem, RecordItem, Refetch
 from connectors import connect_pull_suppliers
+from lib.jobcontext import nuntiq_context
 from sandbox.connect.app import DEFAULT_API_KEY
 from sandbox.connect.seed import MEDIA_FOLDER
 from sandbox.server import RunningServer, serve_in_thread
-from sandbox.testing import nuntiq_context
 
 OLD = "2020-03-04T05:06:07.000000+00:00"  # far behind the cursor the first run commits
 

@@ -15,8 +15,8 @@ from adapters.cursor import parse_timestamp
 from adapters.quarantine import QuarantineLimitExceeded, QuarantineStore
 from connectors import sample_pull_suppliers
 from lib.delta import get_delta_state
+from lib.jobcontext import nuntiq_context
 from sandbox.server import RunningServer, serve_in_thread
-from sandbox.testing import nuntiq_context
 
 CUSTOMER = "40000002"
 

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from adapters.failures import AdapterError, Failure, FailureClass, RetriesExhausted, parse_retry_after
 from adapters.nuntiq.classifier import classify_nuntiq_error
 from adapters.retry import Retrier, RetryPolicy
-from sandbox.testing import FakeClock, RecordingLogger
+from lib.jobcontext import FakeClock, RecordingLogger
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 

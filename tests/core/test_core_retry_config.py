@@ -9,8 +9,8 @@ from adapters.nuntiq.retrier import nuntiq_retrier
 from adapters.retry import RetryPolicy
 from adapters.sinks import LoadSink
 from connectors import connect_pull_suppliers
+from lib.jobcontext import nuntiq_context
 from sandbox.server import serve_in_thread
-from sandbox.testing import nuntiq_context
 
 
 def test_defaults_without_config() -> None:

@@ -24,8 +24,8 @@ from adapters.sync import sync
 from connectors import sample_pull_suppliers
 from lib.context import Context
 from lib.delta import get_delta_state
+from lib.jobcontext import nuntiq_context, write_counters
 from sandbox.server import RunningServer, serve_in_thread
-from sandbox.testing import nuntiq_context, write_counters
 
 CUSTOMER = "40000001"
 FAST = RetryPolicy(initial_wait=0.001, max_wait=0.01, max_total=5, max_attempts=8)

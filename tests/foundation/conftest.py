@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from lib.context import Context
+from lib.jobcontext import nuntiq_context
 from sandbox.server import RunningServer, serve_in_thread
-from sandbox.testing import nuntiq_context
 
 SECRET = "s3cr3t-Value-that-must-never-leak"
 SETTINGS: dict[str, Any] = {

@@ -9,8 +9,8 @@ from collections.abc import Callable
 import pytest
 
 from lib.api_client import ApiClient, ApiError
+from lib.jobcontext import issue_job_token
 from sandbox.server import RunningServer
-from sandbox.testing import issue_job_token
 from tests.foundation.conftest import ContextFactory
 
 

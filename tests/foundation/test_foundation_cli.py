@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.cli import main
-from sandbox.demo import DEMO_CONNECTORS, format_table, run_demo
-from sandbox.runner import REPO_ROOT, parse_params
+from lib.cli.demo import DEMO_CONNECTORS, format_table, run_demo
+from lib.cli.main import main
+from lib.jobcontext import issue_job_token
+from lib.runner import REPO_ROOT, parse_params
 from sandbox.server import RunningServer
-from sandbox.testing import issue_job_token
 from tests.foundation.conftest import SECRET
 
 SETTINGS = REPO_ROOT / "fixtures/settings/sample_pull_suppliers.json"
@@ -23,7 +23,7 @@ SETTINGS = REPO_ROOT / "fixtures/settings/sample_pull_suppliers.json"
 
 def _cli(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "sandbox.cli", *args, "--db", str(db)],
+        [sys.executable, "-m", "lib.cli", *args, "--db", str(db)],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,

@@ -14,12 +14,12 @@ import pytest
 from rich.console import Console
 
 from adapters.progress import EventKind, ProgressEvent
-from sandbox.cli import main
+from lib.cli.main import main
+from lib.cli.progress_display import RunMeter, live_display, plain_lines
+from lib.jobcontext import issue_job_token
+from lib.runner import REPO_ROOT, run_connector
 from sandbox.connect.app import DEFAULT_API_KEY
-from sandbox.progress_display import RunMeter, live_display, plain_lines
-from sandbox.runner import REPO_ROOT, run_connector
 from sandbox.server import RunningServer, serve_in_thread
-from sandbox.testing import issue_job_token
 
 CUSTOMER = "10000001"
 COMPANY = "8a210b68-6988-11ed-a1eb-0242ac120002"

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from lib.jobcontext import issue_job_token, write_counters
+from lib.runner import REPO_ROOT, run_connector
 from sandbox.connect.app import DEFAULT_API_KEY
-from sandbox.runner import REPO_ROOT, run_connector
 from sandbox.server import RunningServer, serve_in_thread
-from sandbox.testing import issue_job_token, write_counters
 
 EXAMPLE = REPO_ROOT / "examples" / "listing_vendors.py"
 

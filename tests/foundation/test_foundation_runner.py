@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.runner import ConnectorLoadError, Services, load_connector, resolve_sandbox_refs
+from lib.runner import ConnectorLoadError, Services, load_connector, resolve_sandbox_refs
 from sandbox.server import RunningServer
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from lib.api_client import ApiError
+from lib.jobcontext import write_counters
 from lib.objects.exceptions import ValidationError
 from lib.objects.supplier import SupplierLoad
 from sandbox.server import RunningServer
-from sandbox.testing import write_counters
 from tests.foundation.conftest import ContextFactory
 
 

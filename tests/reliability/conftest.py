@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sandbox.proof.env import TINY, ProofEnv
+from tests.proof.env import TINY, ProofEnv
 
 
 @pytest.fixture(scope="session")

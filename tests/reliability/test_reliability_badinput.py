@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from sandbox.proof import badinput
-from sandbox.proof.changes import SourceChanger
-from sandbox.proof.env import ProofEnv
+from tests.proof import badinput
+from tests.proof.changes import SourceChanger
+from tests.proof.env import ProofEnv
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from sandbox.proof.env import ProofEnv
-from sandbox.proof.truth import NuntiqView, TruthReport, check_codat_company
+from tests.proof.env import ProofEnv
+from tests.proof.truth import NuntiqView, TruthReport, check_codat_company
 
 #: a company of its own, so the future-dated files below do not move the shared streams' cursors
 COMPANY = "c0dac0de-0000-4000-8000-000000000001"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.proof.env import CONNECTORS, ProofEnv
-from sandbox.proof.soak import run_soak
+from tests.proof.env import CONNECTORS, ProofEnv
+from tests.proof.soak import run_soak
 
 
 @pytest.mark.timeout(110)

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from sandbox.proof import overlap
-from sandbox.proof.env import TINY, ProofEnv
+from tests.proof import overlap
+from tests.proof.env import TINY, ProofEnv
 
 CONNECTORS = ("connect_pull_suppliers", "connect_pull_billing_documents")
 

@@ -13,8 +13,8 @@ import io
 from adapters.records import DocumentItem
 from adapters.retry import RetryPolicy
 from adapters.sinks import DocumentSink
-from sandbox.proof.env import ProofEnv
-from sandbox.testing import issue_job_token, nuntiq_context
+from lib.jobcontext import issue_job_token, nuntiq_context
+from tests.proof.env import ProofEnv
 
 CUSTOMER = "70000099"
 FAST = RetryPolicy(initial_wait=0.0, max_wait=0.05, max_total=5.0)

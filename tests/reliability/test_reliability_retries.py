@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sandbox.proof.env import ProofEnv
-from sandbox.proof.truth import compare
+from tests.proof.env import ProofEnv
+from tests.proof.truth import compare
 
 
 def test_supplier_save_is_retried_after_a_503(proof_env: ProofEnv) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 
-from sandbox.proof import secretscan
-from sandbox.proof.env import ProofEnv
-from sandbox.proof.truth import compare
+from tests.proof import secretscan
+from tests.proof.env import ProofEnv
+from tests.proof.truth import compare
 
 
 def test_scanner_finds_planted_secrets() -> None:

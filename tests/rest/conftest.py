@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
+from lib.jobcontext import RecordingLogger
 from sandbox.acme.app import DEFAULT_TOKEN
 from sandbox.server import RunningServer, serve_in_thread
-from sandbox.testing import RecordingLogger
 
 #: fast retries for sandbox runs with faults (no Retry-After is sent unless a test asks)
 FAST_RETRY = {"initial_wait": 0.001, "max_wait": 0.05, "max_total": 20, "max_attempts": 8}

@@ -26,9 +26,9 @@ from adapters.rest import RestSource
 from adapters.rest.errors import make_rest_classifier
 from adapters.retry import Retrier
 from connectors import acme_pull_suppliers
+from lib.jobcontext import FakeClock, nuntiq_context
 from sandbox.acme.app import DEFAULT_TOKEN
 from sandbox.server import RunningServer, serve_in_thread
-from sandbox.testing import FakeClock, nuntiq_context
 from tests.rest.conftest import KitContext
 
 CASSETTES = Path(__file__).resolve().parents[2] / "fixtures" / "cassettes" / "acme"

@@ -17,9 +17,9 @@ from adapters.failures import AdapterError, FailureClass
 from adapters.retry import Retrier, RetryPolicy
 from connectors import acme_pull_suppliers
 from lib.delta import get_delta_state, list_delta_runs
+from lib.jobcontext import nuntiq_context, write_counters
 from sandbox.acme.app import DEFAULT_TOKEN
 from sandbox.server import RunningServer, serve_in_thread
-from sandbox.testing import nuntiq_context, write_counters
 from tests.rest.conftest import FAST_RETRY, ground_truth, set_quirks, touch
 
 VARIANTS = [(ordered, inclusive) for ordered in (True, False) for inclusive in (True, False)]

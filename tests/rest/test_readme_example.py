@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from adapters.retry import Retrier, RetryPolicy
+from lib.jobcontext import nuntiq_context
 from sandbox.acme.app import DEFAULT_TOKEN
 from sandbox.server import serve_in_thread
-from sandbox.testing import nuntiq_context
 from tests.rest.conftest import ground_truth
 
 README = Path(__file__).resolve().parents[2] / "README.md"

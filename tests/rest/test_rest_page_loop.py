@@ -24,8 +24,8 @@ from adapters.rest import (
 from adapters.rest.errors import make_rest_classifier
 from adapters.rest.paging import Paginator
 from adapters.retry import Retrier
+from lib.jobcontext import FakeClock
 from sandbox.acme.app import DEFAULT_TOKEN
-from sandbox.testing import FakeClock
 from tests.rest.conftest import FAST_RETRY, KitContext, ground_truth, set_quirks
 
 

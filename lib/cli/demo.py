@@ -1,4 +1,4 @@
-"""``python -m sandbox.cli demo``: every shipped connector, three times, against fresh sandbox services.
+"""``python -m lib.cli demo``: every shipped connector, three times, against fresh sandbox services.
 
 Services start in a temporary directory (nothing persists). Each entry of
 :data:`DEMO_CONNECTORS` says which connector to run, which settings fixture to use,
@@ -31,10 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lib.context import read_settings
-from sandbox.acme import demo_hooks as acme_demo
-from sandbox.codat import demo_hooks as codat_demo
-from sandbox.connect import demo_hooks as connect_demo
-from sandbox.runner import (
+from lib.runner import (
     REPO_ROOT,
     RunReport,
     Services,
@@ -43,6 +40,9 @@ from sandbox.runner import (
     resolve_sandbox_refs,
     run_connector,
 )
+from sandbox.acme import demo_hooks as acme_demo
+from sandbox.codat import demo_hooks as codat_demo
+from sandbox.connect import demo_hooks as connect_demo
 from sandbox.server import serve_in_thread
 
 

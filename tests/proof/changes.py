@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from lib.api_client import ApiError
-from sandbox.proof.env import CODAT_COMPANY, CODAT_SMALL_COMPANY, ProofEnv
+from tests.proof.env import CODAT_COMPANY, CODAT_SMALL_COMPANY, ProofEnv
 
 
 def _post(url: str, path: str, body: dict[str, Any]) -> Any:

@@ -4,7 +4,7 @@
 child processes with small, seeded data sets and with API keys made up for this
 environment (so a secret scan looks for values nobody else uses), builds each shipped
 connector's settings from its fixture with the sandbox URLs filled in, and runs a
-connector in this process through :func:`sandbox.runner.run_connector`, keeping every
+connector in this process through :func:`lib.runner.run_connector`, keeping every
 log line and error text for the secret scan and the retry count.
 """
 
@@ -26,7 +26,7 @@ import httpx
 
 from lib.api_client import ApiClient
 from lib.context import read_settings
-from sandbox.runner import REPO_ROOT, RunReport, run_connector
+from lib.runner import REPO_ROOT, RunReport, run_connector
 from sandbox.server import RunningServer, serve_in_subprocess
 
 CUSTOMER = "70000001"

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox.runner import REPO_ROOT
+from lib.runner import REPO_ROOT
 
 CASSETTES = REPO_ROOT / "fixtures" / "cassettes"
 SETTINGS = REPO_ROOT / "fixtures" / "settings"

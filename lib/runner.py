@@ -1,6 +1,6 @@
 """Run one connector against the sandbox (or a given API) and report what it did.
 
-Shared by ``python -m sandbox.cli run`` and the demo: load the connector module,
+Shared by ``python -m lib.cli run`` and the demo: load the connector module,
 start whatever sandbox services its settings ask for (``"sandbox:<service>"`` config
 values), build the context, call ``run(context)`` and collect a :class:`RunReport`:
 the result, the redacted error if any, rows written (from the service's write

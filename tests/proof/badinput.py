@@ -11,7 +11,7 @@ to do), runs the affected connector and checks the outcome:
              the problem, the run succeeds and delivers the rest.
 
 Then the problem is taken away again and the connector reruns: it must succeed and its
-part of the ground truth (:mod:`sandbox.proof.truth`) must be exact, i.e. nothing was
+part of the ground truth (:mod:`tests.proof.truth`) must be exact, i.e. nothing was
 partially written that a rerun cannot repair; for ``quarantined`` cases the rerun must
 also have landed and released the quarantined items.
 """
@@ -28,10 +28,10 @@ from typing import Any
 
 import httpx
 
-from sandbox.proof.changes import SourceChanger
-from sandbox.proof.env import CODAT_SMALL_COMPANY, CONNECTORS, ProofEnv
-from sandbox.proof.poison import cure_downloads, poison_download, quarantined
-from sandbox.proof.truth import compare
+from tests.proof.changes import SourceChanger
+from tests.proof.env import CODAT_SMALL_COMPANY, CONNECTORS, ProofEnv
+from tests.proof.poison import cure_downloads, poison_download, quarantined
+from tests.proof.truth import compare
 
 
 @dataclass

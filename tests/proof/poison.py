@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from adapters.quarantine import QuarantineStore
-from sandbox.proof.env import ProofEnv
+from tests.proof.env import ProofEnv
 
 
 def _admin(url: str, method: str, path: str, **kwargs: Any) -> Any:

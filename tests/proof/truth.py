@@ -31,7 +31,7 @@ from adapters.cursor import parse_timestamp
 from lib.api_client import ApiClient
 from sandbox.codat.app import ALLOWED as CODAT_ALLOWED
 from sandbox.codat.app import MAX_FILE_BYTES as CODAT_MAX_BYTES
-from sandbox.proof.env import CONNECTORS, ProofEnv
+from tests.proof.env import CONNECTORS, ProofEnv
 
 MISMATCH_KINDS = ("missing", "mismatch", "unexpected")
 

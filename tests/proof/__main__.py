@@ -1,4 +1,4 @@
-"""``python -m sandbox.proof soak|crash|overlap|badinput|secrets``: the proof suites from the command line.
+"""``python -m tests.proof soak|crash|overlap|badinput|secrets``: the proof suites from the command line.
 
 Every command starts its own sandbox services (child processes, scratch directory),
 prints its figures and exits non-zero when a must-be-zero figure is not zero.
@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from sandbox.proof.env import SMALL, TINY, ProofEnv, Sizes
+from tests.proof.env import SMALL, TINY, ProofEnv, Sizes
 
 
 def _sizes(name: str) -> Sizes:
@@ -19,7 +19,7 @@ def _sizes(name: str) -> Sizes:
 
 
 def cmd_soak(args: argparse.Namespace) -> int:
-    from sandbox.proof import soak
+    from tests.proof import soak
 
     started = time.monotonic()
     code, result = soak.main(rounds=args.runs, seed=args.seed, sizes=_sizes(args.size), out=sys.stderr)
@@ -29,7 +29,7 @@ def cmd_soak(args: argparse.Namespace) -> int:
 
 
 def cmd_crash(args: argparse.Namespace) -> int:
-    from sandbox.proof import crash
+    from tests.proof import crash
 
     started = time.monotonic()
     code, result = crash.main(runs=args.runs, seed=args.seed, sizes=_sizes(args.size), out=sys.stderr)
@@ -39,7 +39,7 @@ def cmd_crash(args: argparse.Namespace) -> int:
 
 
 def cmd_overlap(args: argparse.Namespace) -> int:
-    from sandbox.proof import overlap
+    from tests.proof import overlap
 
     started = time.monotonic()
     code, result = overlap.main(rounds=args.runs, seed=args.seed, sizes=_sizes(args.size), out=sys.stderr)
@@ -49,7 +49,7 @@ def cmd_overlap(args: argparse.Namespace) -> int:
 
 
 def cmd_badinput(args: argparse.Namespace) -> int:
-    from sandbox.proof import badinput
+    from tests.proof import badinput
 
     with ProofEnv.start(_sizes(args.size), seed=args.seed) as env:
         results = badinput.run_all(env, seed=args.seed)
@@ -62,8 +62,8 @@ def cmd_badinput(args: argparse.Namespace) -> int:
 
 
 def cmd_secrets(args: argparse.Namespace) -> int:
-    from sandbox.proof import badinput, secretscan, soak
-    from sandbox.proof.truth import compare
+    from tests.proof import badinput, secretscan, soak
+    from tests.proof.truth import compare
 
     with ProofEnv.start(_sizes(args.size), seed=args.seed) as env:
         print(f"soak ({args.soak_runs} rounds) and bad-input cases first ...", file=sys.stderr)
@@ -87,7 +87,7 @@ def cmd_secrets(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m sandbox.proof", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.proof", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name, func, runs, text in (
         ("soak", cmd_soak, 20, "scheduled rounds of all four connectors with ~10%% failed requests"),

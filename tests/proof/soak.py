@@ -1,6 +1,6 @@
 """Soak: the four connectors on a schedule while the sources change and ~10% of requests fail.
 
-Each scheduled round runs every connector once (in :data:`~sandbox.proof.env.CONNECTORS`
+Each scheduled round runs every connector once (in :data:`~tests.proof.env.CONNECTORS`
 order) with the same fault mix on every service (429 with ``Retry-After: 1``, 502, 503,
 dropped connections, slow answers), then changes the sources. A run that gives up after
 its retries fails through ``delta_run`` and is simply retried by the next round; those
@@ -30,12 +30,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TextIO
 
-from sandbox.proof.changes import SourceChanger
-from sandbox.proof.env import CONNECTORS, PROOF_RUN, SMALL, SOAK_FAULTS, ProofEnv, RunRecord, Sizes
-from sandbox.proof.poison import cure_downloads, cure_listing, poison_download, poison_listing, quarantined
-from sandbox.proof.truth import TruthReport, compare
-from sandbox.proof.writers import WriterReport, check_writers
-from sandbox.runner import REPO_ROOT
+from lib.runner import REPO_ROOT
+from tests.proof.changes import SourceChanger
+from tests.proof.env import CONNECTORS, PROOF_RUN, SMALL, SOAK_FAULTS, ProofEnv, RunRecord, Sizes
+from tests.proof.poison import cure_downloads, cure_listing, poison_download, poison_listing, quarantined
+from tests.proof.truth import TruthReport, compare
+from tests.proof.writers import WriterReport, check_writers
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""``python -m sandbox.cli check``: can this settings file reach everything it names?
+"""``python -m lib.cli check``: can this settings file reach everything it names?
 
 Each check makes the cheapest *read* call its API offers, once, without retries and with
 short timeouts (:data:`CHECK_TIMEOUT`), so a wrong key or URL is reported in seconds and

@@ -1,19 +1,19 @@
-"""``python -m sandbox.cli``: run connectors locally, inspect delta state, start the sandbox, demo.
+"""``python -m lib.cli``: run connectors locally, inspect delta state, start the sandbox, demo.
 
-    python -m sandbox.cli run sample_pull_suppliers --settings fixtures/settings/sample_pull_suppliers.json
-    python -m sandbox.cli run connectors/my_connector.py --settings s.json \
+    python -m lib.cli run sample_pull_suppliers --settings fixtures/settings/sample_pull_suppliers.json
+    python -m lib.cli run connectors/my_connector.py --settings s.json \
         --param since_override=2024-01-01T00:00:00Z
-    python -m sandbox.cli delta show sample_suppliers_eu suppliers --settings s.json
-    python -m sandbox.cli delta reset sample_suppliers_eu suppliers --settings s.json
-    python -m sandbox.cli delta reset sample_suppliers_eu suppliers --settings s.json --yes
-    python -m sandbox.cli delta list --settings s.json
-    python -m sandbox.cli check --settings fixtures/settings/connect_pull_suppliers.json
-    python -m sandbox.cli discover [--json]
-    python -m sandbox.cli quarantine list sample_suppliers_eu --settings s.json
-    python -m sandbox.cli quarantine retry sample_pull_suppliers [KEY ...] --settings s.json
-    python -m sandbox.cli quarantine discard sample_suppliers_eu suppliers KEY ... --settings s.json
-    python -m sandbox.cli sandbox
-    python -m sandbox.cli demo
+    python -m lib.cli delta show sample_suppliers_eu suppliers --settings s.json
+    python -m lib.cli delta reset sample_suppliers_eu suppliers --settings s.json
+    python -m lib.cli delta reset sample_suppliers_eu suppliers --settings s.json --yes
+    python -m lib.cli delta list --settings s.json
+    python -m lib.cli check --settings fixtures/settings/connect_pull_suppliers.json
+    python -m lib.cli discover [--json]
+    python -m lib.cli quarantine list sample_suppliers_eu --settings s.json
+    python -m lib.cli quarantine retry sample_pull_suppliers [KEY ...] --settings s.json
+    python -m lib.cli quarantine discard sample_suppliers_eu suppliers KEY ... --settings s.json
+    python -m lib.cli sandbox
+    python -m lib.cli demo
 
 Without ``--api-url`` the sandbox Nuntiq service is started as a child process on a
 persistent SQLite file (``.nuntiq/sandbox.sqlite3``, or ``--db``), so delta cursors
@@ -42,12 +42,12 @@ from rich.text import Text
 
 from adapters.quarantine import DEFAULT_TABLE, QuarantineStore
 from lib.api_client import ApiClient, ApiError
+from lib.cli.catalog import catalog, settings_rows
+from lib.cli.check import run_checks
+from lib.cli.progress_display import RunMeter, live_display, plain_lines, traffic_lines
 from lib.context import SettingsError, load_context, read_settings
 from lib.delta import get_delta_state, list_delta_runs, list_delta_states, reset_delta_state
-from sandbox.catalog import catalog, settings_rows
-from sandbox.check import run_checks
-from sandbox.progress_display import RunMeter, live_display, plain_lines, traffic_lines
-from sandbox.runner import (
+from lib.runner import (
     DEFAULT_DB,
     ConnectorLoadError,
     RunReport,
@@ -407,7 +407,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from sandbox.demo import main as demo_main
+    from lib.cli.demo import main as demo_main
 
     return demo_main(verbose=args.verbose)
 
@@ -434,7 +434,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m sandbox.cli", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m lib.cli", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a connector once")

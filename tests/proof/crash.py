@@ -1,6 +1,6 @@
 """Crash: connectors run as child processes and are SIGKILLed at random points.
 
-Each connector first runs once to completion as a child (``python -m sandbox.cli run
+Each connector first runs once to completion as a child (``python -m lib.cli run
 ... --api-url ... --token ...``), which also measures how long its work takes (from the
 moment its first delta run starts, so interpreter start-up is not counted). Then
 ``runs`` children are started round-robin over the four connectors; each is killed a
@@ -26,10 +26,10 @@ from typing import TextIO
 
 import httpx
 
-from sandbox.proof.changes import SourceChanger
-from sandbox.proof.env import CONNECTORS, PROOF_RUN, SMALL, ProofEnv, Sizes
-from sandbox.proof.truth import TruthReport, compare
-from sandbox.runner import REPO_ROOT
+from lib.runner import REPO_ROOT
+from tests.proof.changes import SourceChanger
+from tests.proof.env import CONNECTORS, PROOF_RUN, SMALL, ProofEnv, Sizes
+from tests.proof.truth import TruthReport, compare
 
 
 @dataclass
@@ -95,7 +95,7 @@ def _child(env: ProofEnv, connector: str) -> subprocess.Popen[str]:
     cmd = [
         sys.executable,
         "-m",
-        "sandbox.cli",
+        "lib.cli",
         "run",
         connector,
         "--settings",

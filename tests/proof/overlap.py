@@ -5,8 +5,8 @@ What it does (every figure is counted from Nuntiq's and the sources' own records
 * **rounds**: per round and connector, two or three runs start together (a barrier) or
   staggered, while ~25% of uploads are slower than the client's timeout and Connect
   answers slowly; the sources change between rounds. Afterwards the ground truth
-  (:mod:`sandbox.proof.truth`) gives duplicates, missing items and cursor regressions,
-  and the write log (:mod:`sandbox.proof.writers`) the writes made by a run that did
+  (:mod:`tests.proof.truth`) gives duplicates, missing items and cursor regressions,
+  and the write log (:mod:`tests.proof.writers`) the writes made by a run that did
   not hold the lease at that instant;
 * **schedule shorter than the run**: a run is started every 0.4 s while each takes
   seconds; the later ones must find the stream busy and the cursor must still move;
@@ -34,11 +34,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TextIO
 
-from sandbox.proof.changes import SourceChanger
-from sandbox.proof.env import CONNECTORS, SMALL, ProofEnv, RunRecord, Sizes
-from sandbox.proof.truth import TruthReport, compare
-from sandbox.proof.writers import WriterReport, check_writers
-from sandbox.runner import REPO_ROOT
+from lib.runner import REPO_ROOT
+from tests.proof.changes import SourceChanger
+from tests.proof.env import CONNECTORS, SMALL, ProofEnv, RunRecord, Sizes
+from tests.proof.truth import TruthReport, compare
+from tests.proof.writers import WriterReport, check_writers
 
 #: ``config.run`` of the overlap suite: a lease lapses 6 s after its holder's last sign of
 #: life; Nuntiq is assumed to finish or drop a write within 2 s
@@ -298,7 +298,7 @@ def _child(env: ProofEnv, connector: str, settings: dict[str, Any]) -> tuple[sub
     token = env.issue_token()
     env.child_tokens.append(token)
     log = open(env.workdir / f"overlap-child-{token[-6:]}.log", "w+", encoding="utf-8")  # noqa: SIM115
-    cmd = [sys.executable, "-m", "sandbox.cli", "run", connector, "--settings", str(path),
+    cmd = [sys.executable, "-m", "lib.cli", "run", connector, "--settings", str(path),
            "--api-url", env.nuntiq.url, "--token", token, "--log-format", "json"]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, text=True,
                             env=dict(os.environ, PYTHONUNBUFFERED="1"))  # fmt: skip
@@ -436,7 +436,7 @@ def _expected_backlog(env: ProofEnv) -> int:
     """Billing files not yet in Nuntiq: what a full run of the billing connector would upload."""
     from collections import Counter as _Counter
 
-    from sandbox.proof.truth import NuntiqView, _admin_json
+    from tests.proof.truth import NuntiqView, _admin_json
 
     api = env.api()
     try:

@@ -454,13 +454,18 @@ def clock_skew(
     seed: int,
     skews: Sequence[tuple[str, int]] = SKEWS,
     connectors: Sequence[str] = ("connect_pull_billing_documents", "codat_pull_files"),
+    slow_upload_rate: float = 0.5,
 ) -> list[ScenarioResult]:
-    """For each offset, a Nuntiq whose clock is that far off the host's; slow uploads force reconciles."""
+    """For each offset, a Nuntiq whose clock is that far off the host's; slow uploads force reconciles.
+
+    ``slow_upload_rate`` is the share of uploads the sandbox answers too late; 1.0 makes
+    sure even a tiny data set has an upload to reconcile.
+    """
     results = []
     for label, offset in skews:
         with ProofEnv.start(sizes, seed=seed, nuntiq_options={"clock_offset_seconds": offset}) as env:
             _configure(env)
-            env.set_variants(**{**SLOW_UPLOADS, "slow_upload_rate": 0.5})
+            env.set_variants(**{**SLOW_UPLOADS, "slow_upload_rate": slow_upload_rate})
             outcomes = Outcomes()
             for connector in connectors:
                 outcomes.add(env.run(connector, label=f"skew {label}", timeout=CLIENT_TIMEOUT))

@@ -39,7 +39,9 @@ def test_overlapping_runs_write_once_and_only_while_holding_the_lease(overlap_en
 @pytest.mark.timeout(120)
 def test_reconciles_against_a_nuntiq_clock_a_day_behind() -> None:
     (result,) = overlap.clock_skew(
-        TINY, 5, skews=(("-1 day", -86400),), connectors=("connect_pull_billing_documents",)
+        TINY, 5, skews=(("-1 day", -86400),),
+        connectors=("connect_pull_billing_documents",),
+        slow_upload_rate=1.0,
     )
     assert result.truth.clean, result.lines()
     assert result.writers.non_holder_writes == 0, result.lines()

@@ -1,76 +1,33 @@
 """What ``discover`` (alias ``streams``) prints: each integration's streams and settings schema.
 
-The stream rows are derived from the declarations the adapters page by
-(:data:`adapters.connect.streams.STREAMS`, the Codat source), so the catalog cannot
-drift from what the code does.
+Each integration's plug-in (:mod:`lib.integrations`) derives its stream rows from the
+declarations its adapters page by (:data:`adapters.connect.streams.STREAMS`, the Codat
+source), so the catalog cannot drift from what the code does. A plug-in with no stream
+rows (Acme: a connector built on the REST kit, with no settings model of its own) is
+not listed.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
-from adapters.codat.settings import config_json_schema as codat_schema
-from adapters.connect.settings import config_json_schema as connect_schema
-from adapters.connect.streams import STREAMS, StreamSpec
-from adapters.protocol import Ordering
+from lib.integrations import INTEGRATIONS, StreamInfo
 
-__all__ = ["INTEGRATIONS", "StreamInfo", "catalog", "settings_rows"]
-
-
-@dataclass(frozen=True)
-class StreamInfo:
-    name: str
-    kind: str
-    key: str
-    cursor_field: str
-    ordering: str
-    paging: str
-
-
-def _connect_paging(spec: StreamSpec) -> str:
-    if spec.ordering is Ordering.CURSOR_ORDERED:
-        return f"keyset on ({spec.order_field}, {spec.key_field}), always offset 0"
-    if spec.ordering is Ordering.UNORDERED:
-        return (
-            f"window {spec.filter_field} in [since, server time), keyset on "
-            f"({spec.order_field}, {spec.key_field})"
-        )
-    return f"full scan keyset on ({spec.order_field}, {spec.key_field}), payload-hash change detection"
-
-
-def _connect_streams() -> list[StreamInfo]:
-    return [
-        StreamInfo(s.name, s.kind, s.key_field, s.cursor_field, s.ordering.value, _connect_paging(s))
-        for s in STREAMS.values()
-    ]
-
-
-def _codat_streams() -> list[StreamInfo]:
-    return [
-        StreamInfo(
-            "codat_files_{company_id}",
-            "document",
-            "(fileName, uploaded, sourceType)",
-            "uploaded",
-            Ordering.UNORDERED.value,
-            "one unpaginated list of every file, then one archive download per affected date",
-        )
-    ]
-
-
-INTEGRATIONS: dict[str, tuple[Any, Any]] = {
-    "connect": (_connect_streams, connect_schema),
-    "codat": (_codat_streams, codat_schema),
-}
+__all__ = ["StreamInfo", "catalog", "settings_rows"]
 
 
 def catalog() -> dict[str, Any]:
     """``{integration: {"streams": [...], "settings_schema": {...}}}``, JSON-ready."""
-    return {
-        name: {"streams": [asdict(s) for s in streams()], "settings_schema": schema()}
-        for name, (streams, schema) in INTEGRATIONS.items()
-    }
+    listed: dict[str, Any] = {}
+    for integration in INTEGRATIONS:
+        streams = integration.streams()
+        if streams:
+            listed[integration.name] = {
+                "streams": [asdict(s) for s in streams],
+                "settings_schema": integration.settings_schema(),
+            }
+    return listed
 
 
 def _type_of(prop: dict[str, Any], defs: dict[str, Any]) -> str:

@@ -26,6 +26,7 @@ from adapters.settings import SettingsError
 from lib.api_client import ApiClient
 from lib.context import Context
 from lib.delta import list_delta_states
+from lib.integrations import INTEGRATIONS
 
 __all__ = ["CHECK_TIMEOUT", "CheckResult", "run_checks"]
 
@@ -161,9 +162,8 @@ def run_checks(context: Context, *, api_url: str, token: str, api_origin: str) -
     """Every service the settings name, then Nuntiq; never writes, never retries."""
     config: Mapping[str, Any] = context.config
     results: list[CheckResult] = []
-    if any(str(k).startswith("connect_") for k in config):
-        results.append(check_connect(context))
-    if "codat" in config:
-        results += check_codat(context)
+    for integration in INTEGRATIONS:  # each plug-in says which settings are its own
+        if integration.owns_config(config):
+            results += integration.checks(context)
     results.append(check_nuntiq(context, api_url, token, api_origin))
     return results

@@ -8,7 +8,8 @@ nothing; run 3 picks up only the change. Every run must start from the cursor th
 one before it committed; the summary table shows that, with the items each run read
 and the rows the Nuntiq service counted as created or changed ("changed (server)").
 
-To add a connector, append a :class:`DemoConnector`. Config values
+Each entry comes from its integration's plug-in (:mod:`lib.integrations`): to add a
+connector, add a :class:`~lib.integrations.DemoConnector` to its plug-in. Config values
 ``"sandbox:<service>"`` start that sandbox service and are replaced by its URL;
 ``prepare`` may return config overrides (e.g. a seeded file's path).
 """
@@ -16,21 +17,19 @@ To add a connector, append a :class:`DemoConnector`. Config values
 from __future__ import annotations
 
 import io
-import json
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from lib.context import read_settings
+from lib.integrations import DemoConnector, DemoEnv, demo_connectors
 from lib.runner import (
     REPO_ROOT,
     RunReport,
@@ -40,98 +39,10 @@ from lib.runner import (
     resolve_sandbox_refs,
     run_connector,
 )
-from sandbox.acme import demo_hooks as acme_demo
-from sandbox.codat import demo_hooks as codat_demo
-from sandbox.connect import demo_hooks as connect_demo
 from sandbox.server import serve_in_thread
 
-
-@dataclass
-class DemoEnv:
-    """What a seeding hook gets: a scratch directory and the running services."""
-
-    workdir: Path
-    services: Services
-    settings: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class DemoConnector:
-    #: module name under connectors/
-    name: str
-    #: settings fixture, relative to the repository root
-    settings: str
-    #: seed the source before the first run; may return config overrides
-    prepare: Callable[[DemoEnv], Mapping[str, Any] | None] | None = None
-    #: change the source before the third run (so it has news; the second has none)
-    between_runs: Callable[[DemoEnv], None] | None = None
-    #: job params for both runs
-    params: Mapping[str, Any] = field(default_factory=dict)
-
-
-# -- sample_pull_suppliers: the external source is a JSON file ------------------------------
-
-
-def _seed_sample_suppliers(env: DemoEnv) -> Mapping[str, Any]:
-    target = env.workdir / "suppliers.json"
-    target.write_text((REPO_ROOT / "fixtures/external/suppliers.json").read_text(encoding="utf-8"))
-    return {"suppliers_file": str(target)}
-
-
-def _touch_sample_suppliers(env: DemoEnv) -> None:
-    """Three suppliers change and one is added after the first run."""
-    path = Path(env.settings["config"]["suppliers_file"])
-    data = json.loads(path.read_text(encoding="utf-8"))
-    now = datetime.now(UTC).replace(microsecond=0)
-    for offset, row in enumerate(data["suppliers"][:3]):
-        row["updated_at"] = (now - timedelta(minutes=3 - offset)).isoformat().replace("+00:00", "Z")
-        row["name"] += " (renamed)"
-    data["suppliers"].append(
-        {
-            "number": "SUP-9001",
-            "name": "Newcomer Ltd",
-            "active": True,
-            "updated_at": now.isoformat().replace("+00:00", "Z"),
-            "address": {"street": "1 New Road", "city": "Dublin", "postal_code": "D01", "country": "IE"},
-        }
-    )
-    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
-
-
-DEMO_CONNECTORS: list[DemoConnector] = [
-    DemoConnector(
-        name="sample_pull_suppliers",
-        settings="fixtures/settings/sample_pull_suppliers.json",
-        prepare=_seed_sample_suppliers,
-        between_runs=_touch_sample_suppliers,
-    ),
-    DemoConnector(
-        name="connect_pull_suppliers",
-        settings="fixtures/settings/connect_pull_suppliers.json",
-        between_runs=connect_demo.touch_listings,
-    ),
-    DemoConnector(
-        name="connect_pull_billing_documents",
-        settings="fixtures/settings/connect_pull_billing_documents.json",
-        between_runs=connect_demo.add_billing_batches,
-    ),
-    DemoConnector(
-        name="codat_pull_files",
-        settings="fixtures/settings/codat_pull_files.json",
-        between_runs=codat_demo.add_codat_file,
-    ),
-    DemoConnector(
-        name="codat_push_documents",
-        settings="fixtures/settings/codat_push_documents.json",
-        prepare=lambda env: codat_demo.seed_nuntiq_documents(env),
-        between_runs=codat_demo.add_nuntiq_document,
-    ),
-    DemoConnector(
-        name="acme_pull_suppliers",
-        settings="fixtures/settings/acme_pull_suppliers.json",
-        between_runs=acme_demo.touch_suppliers,
-    ),
-]
+#: every plug-in's demo entries (lib.integrations), in registry order
+DEMO_CONNECTORS: list[DemoConnector] = demo_connectors()
 
 
 @dataclass

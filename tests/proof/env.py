@@ -26,6 +26,7 @@ import httpx
 
 from lib.api_client import ApiClient
 from lib.context import read_settings
+from lib.integrations import integration_of
 from lib.runner import REPO_ROOT, RunReport, run_connector
 from sandbox.server import RunningServer, serve_in_subprocess
 
@@ -252,15 +253,17 @@ class ProofEnv:
         config = settings["config"]
         config["retry"] = dict(SOAK_RETRY)
         config["run"] = dict(PROOF_RUN)
-        if connector.startswith("connect_"):
-            config["connect_endpoint"] = self.connect.url
-            settings["secrets"][config.get("connect_api_key_secret", "connect_api_key")] = self.connect_key
-        else:
-            codat = dict(config["codat"])
-            codat["server_url"] = self.codat.url
-            config["codat"] = codat
-            settings["secrets"][codat.get("api_key_secret", "codat_api_key")] = self.codat_key
+        integration_of(connector).point_at(settings, self)
         return settings
+
+    def url(self, service: str) -> str:
+        """A running service's base URL (the plug-ins' :class:`~lib.integrations.SandboxTarget`)."""
+        return self.servers[service].url
+
+    def key(self, service: str) -> str:
+        """The API key this environment made up for ``service``."""
+        keys = {"connect": self.connect_key, "codat": self.codat_key}
+        return keys[service]
 
     def write_settings(self, connector: str, settings: Mapping[str, Any] | None = None) -> Path:
         path = self.workdir / f"settings-{connector}.json"

@@ -1,4 +1,4 @@
-"""Demo hooks for the Acme connector: what changes in Acme before the third demo run."""
+"""The Acme plug-in (the REST kit's example integration): its connector, demo change, proof wiring."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from lib.integrations.base import DemoConnector, Integration, SandboxTarget
 from sandbox.acme.store import stamp
 
 
@@ -23,3 +24,23 @@ def touch_suppliers(env: Any) -> None:
         "address": {"street": "1 Canal Street", "city": "Utrecht", "country": "NL"},
     }
     httpx.post(f"{url}/_sandbox/acme/add", json={"records": [newcomer]}, timeout=30).raise_for_status()
+
+
+def point_at(settings: dict[str, Any], target: SandboxTarget) -> None:
+    settings["config"]["api_url"] = target.url("acme")
+    settings["secrets"]["acme_token"] = target.key("acme")
+
+
+INTEGRATION = Integration(
+    name="acme",
+    connectors=("acme_pull_suppliers",),
+    services=("acme",),
+    demo=(
+        DemoConnector(
+            name="acme_pull_suppliers",
+            settings="fixtures/settings/acme_pull_suppliers.json",
+            between_runs=touch_suppliers,
+        ),
+    ),
+    point_at=point_at,
+)

@@ -185,8 +185,32 @@ def _absolute(base_url: str, url: str) -> str:
     return str(httpx.URL(base_url).join(url)) if base_url else url
 
 
+class _FollowsNamedUrl:
+    """Shared by the paginators that follow a next-page URL the server names.
+
+    Where the URL comes from (a body field, a ``Link`` header) is all that differs; the
+    first request, the follow-up and the stop signal ("no next URL") are the same.
+    """
+
+    size_param: str | None
+    size: int | None
+
+    def first(self, since: datetime | None) -> PageRequest:
+        return PageRequest(_size(self.size_param, self.size))
+
+    def next_url(self, page: Page) -> str | None:
+        raise NotImplementedError
+
+    def following(self, page: Page) -> PageRequest | None:
+        url = self.next_url(page)
+        return PageRequest(url=_absolute(page.base_url, url)) if url else None
+
+    def says_done(self, page: Page) -> bool | None:
+        return self.following(page) is None
+
+
 @dataclass(frozen=True)
-class NextUrl:
+class NextUrl(_FollowsNamedUrl):
     """A full next-page URL in the body (``url_field``), followed as is."""
 
     url_field: str = "next"
@@ -194,21 +218,13 @@ class NextUrl:
     size: int | None = 100
     walks_cursor: bool = False
 
-    def first(self, since: datetime | None) -> PageRequest:
-        return PageRequest(_size(self.size_param, self.size))
-
-    def following(self, page: Page) -> PageRequest | None:
+    def next_url(self, page: Page) -> str | None:
         url = get_path(page.body, self.url_field)
-        if not isinstance(url, str) or not url:
-            return None
-        return PageRequest(url=_absolute(page.base_url, url))
-
-    def says_done(self, page: Page) -> bool | None:
-        return self.following(page) is None
+        return url if isinstance(url, str) and url else None
 
 
 @dataclass(frozen=True)
-class LinkHeader:
+class LinkHeader(_FollowsNamedUrl):
     """RFC 8288 ``Link: <url>; rel="next"`` (GitHub style), followed as is."""
 
     rel: str = "next"
@@ -216,19 +232,12 @@ class LinkHeader:
     size: int | None = 100
     walks_cursor: bool = False
 
-    def first(self, since: datetime | None) -> PageRequest:
-        return PageRequest(_size(self.size_param, self.size))
-
-    def following(self, page: Page) -> PageRequest | None:
+    def next_url(self, page: Page) -> str | None:
         header = page.headers.get("link")
         if not header:
             return None
-        links = httpx.Response(200, headers={"link": header}).links
-        target = links.get(self.rel, {}).get("url")
-        return PageRequest(url=_absolute(page.base_url, target)) if target else None
-
-    def says_done(self, page: Page) -> bool | None:
-        return self.following(page) is None
+        target = httpx.Response(200, headers={"link": header}).links.get(self.rel, {}).get("url")
+        return target if isinstance(target, str) and target else None
 
 
 @dataclass(frozen=True)

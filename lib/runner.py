@@ -29,6 +29,7 @@ from adapters.progress import EventKind, ProgressEvent
 from lib.api_client import ApiClient, ApiError
 from lib.context import Context, load_context
 from lib.delta import get_delta_state
+from lib.jobcontext import issue_job_token, write_counters
 from sandbox.server import SERVICES, RunningServer, serve_in_subprocess
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -142,24 +143,16 @@ def resolve_sandbox_refs(value: Any, services: Services) -> Any:
 
 
 def issue_token(api_url: str, customer_number: str) -> str:
-    response = httpx.post(f"{api_url}/_sandbox/jobs", json={"customer_number": customer_number}, timeout=30)
-    response.raise_for_status()
-    token: str = response.json()["token"]
-    return token
+    """A job token from the sandbox Nuntiq service (:func:`lib.jobcontext.issue_job_token`)."""
+    return issue_job_token(api_url, customer_number)
 
 
 def read_counters(api_url: str, customer_number: str) -> dict[str, int] | None:
     """The sandbox's write counters, or None when the API is not a sandbox."""
     try:
-        response = httpx.get(
-            f"{api_url}/_sandbox/nuntiq/counters", params={"customer_number": customer_number}, timeout=30
-        )
-    except httpx.HTTPError:
+        return write_counters(api_url, customer_number)
+    except httpx.HTTPError:  # no answer, or a non-sandbox API without the admin route
         return None
-    if response.status_code != 200:
-        return None
-    result: dict[str, int] = response.json()
-    return result
 
 
 @dataclass

@@ -27,6 +27,7 @@ import httpx
 from lib.api_client import ApiClient
 from lib.context import read_settings
 from lib.integrations import integration_of
+from lib.jobcontext import issue_job_token
 from lib.runner import REPO_ROOT, RunReport, run_connector
 from sandbox.server import RunningServer, serve_in_subprocess
 
@@ -289,11 +290,7 @@ class ProofEnv:
     # -- Nuntiq --------------------------------------------------------------------------------
 
     def issue_token(self) -> str:
-        response = httpx.post(
-            f"{self.nuntiq.url}/_sandbox/jobs", json={"customer_number": self.customer}, timeout=30
-        )
-        response.raise_for_status()
-        token: str = response.json()["token"]
+        token = issue_job_token(self.nuntiq, self.customer)
         self.tokens.append(token)
         return token
 

@@ -47,15 +47,13 @@ def build_sdk(
     api_key: str,
     *,
     http: httpx.Client | None = None,
-    read_error_bodies: bool = True,
-    fix_upload: bool = True,
 ) -> CodatFiles:
     """A ``CodatFiles`` instance with retries off, a timeout, and the defect workarounds.
 
     ``http`` lets callers (tests, benchmarks) share or instrument the transport.
     """
     inner = http or httpx.Client(timeout=settings.timeout_s, event_hooks={"response": [_report_response]})
-    client = CodatHttpClient(inner, read_error_bodies=read_error_bodies, fix_upload=fix_upload)
+    client = CodatHttpClient(inner)
     return CodatFiles(
         auth_header=auth_header(api_key),
         server_url=settings.server_url,

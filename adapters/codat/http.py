@@ -83,22 +83,14 @@ def fix_multipart(files: Any) -> Any:
 
 
 class CodatHttpClient:
-    """Implements the SDK's ``HttpClient`` protocol over one ``httpx.Client``.
+    """Implements the SDK's ``HttpClient`` protocol over one ``httpx.Client``, with every fix on.
 
-    ``fix_upload=False`` / ``read_error_bodies=False`` exist only so tests can show the
-    SDK's raw behaviour through the same transport.
+    There is no switch to turn a fix off: the tests that show the SDK's raw behaviour hand
+    the SDK a plain ``httpx.Client`` instead (any ``httpx.Client`` is an ``HttpClient``).
     """
 
-    def __init__(
-        self,
-        inner: httpx.Client,
-        *,
-        read_error_bodies: bool = True,
-        fix_upload: bool = True,
-    ) -> None:
+    def __init__(self, inner: httpx.Client) -> None:
         self.inner = inner
-        self.read_error_bodies = read_error_bodies
-        self.fix_upload = fix_upload
 
     def send(
         self,
@@ -109,7 +101,7 @@ class CodatHttpClient:
         follow_redirects: Any = httpx.USE_CLIENT_DEFAULT,
     ) -> httpx.Response:
         response = self.inner.send(request, stream=stream, auth=auth, follow_redirects=follow_redirects)
-        if stream and self.read_error_bodies:
+        if stream:
             media = response.headers.get("content-type", "").split(";")[0].strip().lower()
             if response.is_success and media in ZIP_TYPES:
                 # A zip labelled as such is still the archive; the SDK only accepts octet-stream.
@@ -141,14 +133,12 @@ class CodatHttpClient:
         timeout: Any = httpx.USE_CLIENT_DEFAULT,
         extensions: Any = None,
     ) -> httpx.Request:
-        if self.fix_upload:
-            files = fix_multipart(files)
         return self.inner.build_request(
             method,
             url,
             content=content,
             data=data,
-            files=files,
+            files=fix_multipart(files),
             json=json,
             params=params,
             headers=headers,

@@ -12,20 +12,32 @@ from pathlib import Path
 
 import httpx
 import pytest
+from codat_files import CodatFiles
 from codat_files.models import errors, operations
 
-from adapters.codat.client import CodatFilesClient, build_sdk
+from adapters.codat.client import NO_SDK_RETRIES, CodatFilesClient, build_sdk
 from adapters.codat.errors import classify
-from adapters.codat.settings import CodatSettings
+from adapters.codat.settings import CodatSettings, auth_header
 from adapters.failures import FailureClass
 from sandbox.server import RunningServer
 from tests.codat.conftest import API_KEY, COMPANY, CONNECTION, admin_json
+
+
+def raw_sdk(settings: CodatSettings, http: httpx.Client | None = None) -> CodatFiles:
+    """The SDK on a plain ``httpx.Client``: none of the adapter's fixes in the way."""
+    return CodatFiles(
+        auth_header=auth_header(API_KEY),
+        server_url=settings.server_url,
+        client=http or httpx.Client(timeout=10),
+        retry_config=NO_SDK_RETRIES,
+    )
+
 
 # -- (a) download on an error status ---------------------------------------------------
 
 
 def test_raw_sdk_download_error_raises_response_not_read(settings: CodatSettings) -> None:
-    sdk = build_sdk(settings, API_KEY, read_error_bodies=False)
+    sdk = raw_sdk(settings)
     with pytest.raises(httpx.ResponseNotRead):
         sdk.files.download_files(request=operations.DownloadFilesRequest(company_id="no-such-company"))
 
@@ -55,7 +67,7 @@ def _upload_request(name: str = "a.pdf") -> operations.UploadFilesRequest:
 def test_raw_sdk_upload_sends_part_named_filename(settings: CodatSettings, codat: RunningServer) -> None:
     sent: list[httpx.Request] = []
     http = httpx.Client(event_hooks={"request": [sent.append]}, timeout=10)
-    sdk = build_sdk(settings, API_KEY, http=http, fix_upload=False)
+    sdk = raw_sdk(settings, http)
     with pytest.raises(errors.Schema) as info:
         sdk.files.upload_files(request=_upload_request())
     assert b'name="fileName"' in sent[0].read()

@@ -1,7 +1,8 @@
 """Source changes between scheduled runs, through the sandboxes' admin endpoints.
 
 Connect: some listings are updated and new ones appear, new billing batches (with
-files) are created. Codat: companies upload files (``uploaded`` sometimes zone-less,
+files) are created. Acme: some suppliers are renamed (their ``updated_at`` moves to now)
+and new ones appear. Codat: companies upload files (``uploaded`` sometimes zone-less,
 as Codat sends it). Nuntiq: new source documents appear for the push (now and then of
 a type Codat refuses). Everything is drawn from the caller's seeded ``random.Random``.
 """
@@ -52,6 +53,27 @@ class SourceChanger:
                 self.env.connect.url, "/_sandbox/connect/mutate", {"collection": "billing_batches", "add": 1}
             )
             self.done["billing batches added"] += len(result["added"])
+
+    def acme(self) -> None:
+        url = self.env.acme.url
+        truth = httpx.get(f"{url}/_sandbox/acme/suppliers", timeout=60)
+        truth.raise_for_status()
+        numbers = [r["number"] for r in truth.json()["suppliers"]]
+        touched = self.rng.sample(numbers, k=min(len(numbers), self.rng.randint(1, 3)))
+        self.serial += 1
+        moved = _post(url, "/_sandbox/acme/touch", {"numbers": touched, "rename": f" r{self.serial}"})
+        self.done["acme suppliers renamed"] += len(moved)
+        if self.rng.random() < 0.5:
+            number = f"ACME-9{self.serial:04d}"
+            record = {
+                "number": number,
+                "name": f"New supplier {self.serial}",
+                "active": True,
+                "updated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+                "address": {"street": f"{self.serial} New Road", "city": "Lyon", "country": "FR"},
+            }
+            _post(url, "/_sandbox/acme/add", {"records": [record]})
+            self.done["acme suppliers added"] += 1
 
     def codat_file(
         self, company: str | None = None, *, name: str | None = None, uploaded: str | None = None
@@ -125,5 +147,6 @@ class SourceChanger:
     def round(self) -> None:
         """One round of changes in every source (faults on the admin endpoints never apply)."""
         self.connect()
+        self.acme()
         self.codat()
         self.nuntiq()

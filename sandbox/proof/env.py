@@ -1,6 +1,6 @@
-"""The environment every proof suite runs in: three sandbox services, four connectors.
+"""The environment every proof suite runs in: four sandbox services, five connectors.
 
-:class:`ProofEnv` starts Nuntiq (SQLite in a scratch directory), Connect and Codat as
+:class:`ProofEnv` starts Nuntiq (SQLite in a scratch directory), Connect, Codat and Acme as
 child processes with small, seeded data sets and with API keys made up for this
 environment (so a secret scan looks for values nobody else uses), builds each shipped
 connector's settings from its fixture with the sandbox URLs filled in, and runs a
@@ -31,11 +31,12 @@ from sandbox.server import RunningServer, serve_in_subprocess
 
 CUSTOMER = "70000001"
 
-#: the four connectors the suites exercise, in the order a round runs them: the push
+#: the five connectors the suites exercise, in the order a round runs them: the push
 #: runs after the pulls that create Nuntiq documents, the Codat pull last so it also
 #: brings back what the push uploaded
 CONNECTORS: tuple[str, ...] = (
     "connect_pull_suppliers",
+    "acme_pull_suppliers",
     "connect_pull_billing_documents",
     "codat_push_documents",
     "codat_pull_files",
@@ -69,6 +70,7 @@ class Sizes:
     codat_days: int = 3
     codat_small_files: int = 6
     codat_small_days: int = 2
+    acme_suppliers: int = 40
 
     def connect_counts(self) -> dict[str, int]:
         return {
@@ -102,7 +104,22 @@ class Sizes:
 
 
 SMALL = Sizes()
-TINY = Sizes(listings=16, vendors=4, billing_batches=2, codat_files=6, codat_days=2, codat_small_files=3)
+TINY = Sizes(
+    listings=16,
+    vendors=4,
+    billing_batches=2,
+    codat_files=6,
+    codat_days=2,
+    codat_small_files=3,
+    acme_suppliers=12,
+)
+
+
+def acme_variant(seed: int) -> dict[str, bool]:
+    """Which of the four Acme variants an environment serves (the recipe confirms neither
+    ordering nor an inclusive ``updated_after``): seeds take turns, so the suites, each
+    with its own seed, cover them between them."""
+    return {"ordered": seed % 2 == 0, "inclusive": (seed // 2) % 2 == 0}
 
 
 #: ``config.retry`` of every connector the suites run: short waits, because the suites
@@ -171,8 +188,10 @@ class ProofEnv:
     nuntiq: RunningServer
     connect: RunningServer
     codat: RunningServer
+    acme: RunningServer
     connect_key: str
     codat_key: str
+    acme_token: str
     settings: dict[str, dict[str, Any]]
     customer: str = CUSTOMER
     tokens: list[str] = field(default_factory=list)
@@ -200,6 +219,7 @@ class ProofEnv:
         root.mkdir(parents=True, exist_ok=True)
         connect_key = f"ApiKey SU-{seed % 1000:03d}-424-242:proof-connect-{secrets.token_hex(12)}"
         codat_key = f"proof-codat-{secrets.token_hex(16)}"
+        acme_token = f"proof-acme-{secrets.token_hex(16)}"
         started: list[RunningServer] = []
         try:
             nuntiq = serve_in_subprocess(
@@ -212,6 +232,10 @@ class ProofEnv:
             started.append(connect)
             codat = serve_in_subprocess("codat", seed_overrides=sizes.codat_overrides(codat_key))
             started.append(codat)
+            acme = serve_in_subprocess(
+                "acme", token=acme_token, count=sizes.acme_suppliers, seed=seed, **acme_variant(seed)
+            )
+            started.append(acme)
         except BaseException:
             for server in started:
                 server.stop()
@@ -223,8 +247,10 @@ class ProofEnv:
             nuntiq=nuntiq,
             connect=connect,
             codat=codat,
+            acme=acme,
             connect_key=connect_key,
             codat_key=codat_key,
+            acme_token=acme_token,
             settings={},
             _own_workdir=own,
         )
@@ -232,7 +258,7 @@ class ProofEnv:
         return env
 
     def stop(self) -> None:
-        for server in (self.codat, self.connect, self.nuntiq):
+        for server in (self.acme, self.codat, self.connect, self.nuntiq):
             server.stop()
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -255,6 +281,10 @@ class ProofEnv:
         if connector.startswith("connect_"):
             config["connect_endpoint"] = self.connect.url
             settings["secrets"][config.get("connect_api_key_secret", "connect_api_key")] = self.connect_key
+        elif connector.startswith("acme_"):
+            config["api_url"] = self.acme.url
+            config["page_size"] = 5  # several pages even for a small data set
+            settings["secrets"]["acme_token"] = self.acme_token
         else:
             codat = dict(config["codat"])
             codat["server_url"] = self.codat.url
@@ -278,6 +308,7 @@ class ProofEnv:
             "connect api key (secret part)": bare_connect.partition(":")[2],
             "codat api key": self.codat_key,
             "codat api key (base64 Basic form)": basic,
+            "acme token": self.acme_token,
         }
         for i, token in enumerate(self.tokens):
             values[f"nuntiq job token #{i + 1}"] = token
@@ -326,7 +357,7 @@ class ProofEnv:
 
     @property
     def servers(self) -> dict[str, RunningServer]:
-        return {"nuntiq": self.nuntiq, "connect": self.connect, "codat": self.codat}
+        return {"nuntiq": self.nuntiq, "connect": self.connect, "codat": self.codat, "acme": self.acme}
 
     def set_faults(self, plan: Mapping[str, Any] | None = None, *, seed: int | None = None) -> None:
         """The same fault plan on every service (each with its own seed), or none."""

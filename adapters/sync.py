@@ -48,7 +48,7 @@ runs safe (each in its own module, composed here):
   fenced by it, and sinks that keep a delivery ledger are bound to it
   (:class:`~adapters.ledger.GuardedSink`). Bounded backfills (``since_override`` with
   ``until_override``) take a lease scope and a delta stream of their own per window
-  (:func:`backfill_scope`, e.g. ``<stream>.backfill-20250101T000000Z-20250201T000000Z``),
+  (:func:`adapters.backfill.backfill_scope`, e.g. ``<stream>.backfill-20250101T000000Z-20250201T000000Z``),
   so they run beside the scheduled job and beside each other (the windows of
   :mod:`adapters.backfill`), while a second start of the *same* window finds it busy;
 * the time budget (:mod:`adapters.budget`, ``config.run.time_budget_seconds``): reading
@@ -94,13 +94,7 @@ from adapters.runsettings import RunLimits
 from adapters.runtime import ContextLike, LoggerLike
 from adapters.sinks.base import IsolatingSink, Sink
 
-__all__ = [
-    "DEFAULT_FLUSH_EVERY",
-    "DEFAULT_LOOKBACK_DAYS",
-    "DeltaRunLike",
-    "SyncSummary",
-    "sync",
-]
+__all__ = ["DEFAULT_FLUSH_EVERY", "DEFAULT_LOOKBACK_DAYS", "DeltaRunLike", "SyncSummary", "sync"]
 
 DEFAULT_FLUSH_EVERY = 500
 DEFAULT_LOOKBACK_DAYS = 7

@@ -1,10 +1,11 @@
 """Source changes between scheduled runs, through the sandboxes' admin endpoints.
 
 Connect: some listings are updated and new ones appear, new billing batches (with
-files) are created. Acme: some suppliers are renamed (their ``updated_at`` moves to now)
-and new ones appear. Codat: companies upload files (``uploaded`` sometimes zone-less,
-as Codat sends it). Nuntiq: new source documents appear for the push (now and then of
-a type Codat refuses). Everything is drawn from the caller's seeded ``random.Random``.
+files) are created. Acme: the service moves to the next of its four variants, some
+suppliers are renamed (their ``updated_at`` moves to now) and new ones appear. Codat:
+companies upload files (``uploaded`` sometimes zone-less, as Codat sends it). Nuntiq:
+new source documents appear for the push (now and then of a type Codat refuses).
+Everything is drawn from the caller's seeded ``random.Random``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import httpx
 
 from lib.api_client import ApiError
-from sandbox.proof.env import CODAT_COMPANY, CODAT_SMALL_COMPANY, ProofEnv
+from sandbox.proof.env import ACME_VARIANTS, CODAT_COMPANY, CODAT_SMALL_COMPANY, ProofEnv, acme_variant
 
 
 def _post(url: str, path: str, body: dict[str, Any]) -> Any:
@@ -34,6 +35,8 @@ class SourceChanger:
         self.env = env
         self.rng = rng
         self.serial = 0
+        #: which of :data:`ACME_VARIANTS` the Acme sandbox serves next (they take turns)
+        self.acme_turn = ACME_VARIANTS.index(acme_variant(env.seed))
         self.done: Counter[str] = Counter()
 
     def connect(self) -> None:
@@ -56,6 +59,11 @@ class SourceChanger:
 
     def acme(self) -> None:
         url = self.env.acme.url
+        self.acme_turn += 1
+        variant = ACME_VARIANTS[self.acme_turn % len(ACME_VARIANTS)]
+        response = httpx.put(f"{url}/_sandbox/acme/variant", json=variant, timeout=60)
+        response.raise_for_status()
+        self.done["acme variant switches"] += 1
         truth = httpx.get(f"{url}/_sandbox/acme/suppliers", timeout=60)
         truth.raise_for_status()
         numbers = [r["number"] for r in truth.json()["suppliers"]]

@@ -115,11 +115,16 @@ TINY = Sizes(
 )
 
 
+#: the four Acme variants (the recipe confirms neither an ordered listing nor an inclusive
+#: ``updated_after``); an environment starts in one chosen by its seed, and the source
+#: changer moves to the next one every round, so every suite covers all four
+ACME_VARIANTS: tuple[dict[str, bool], ...] = tuple(
+    {"ordered": ordered, "inclusive": inclusive} for ordered in (True, False) for inclusive in (True, False)
+)
+
+
 def acme_variant(seed: int) -> dict[str, bool]:
-    """Which of the four Acme variants an environment serves (the recipe confirms neither
-    ordering nor an inclusive ``updated_after``): seeds take turns, so the suites, each
-    with its own seed, cover them between them."""
-    return {"ordered": seed % 2 == 0, "inclusive": (seed // 2) % 2 == 0}
+    return dict(ACME_VARIANTS[seed % len(ACME_VARIANTS)])
 
 
 #: ``config.retry`` of every connector the suites run: short waits, because the suites
@@ -194,6 +199,8 @@ class ProofEnv:
     acme_token: str
     settings: dict[str, dict[str, Any]]
     customer: str = CUSTOMER
+    #: the seed the services were generated from
+    seed: int = 1
     tokens: list[str] = field(default_factory=list)
     runs: list[RunRecord] = field(default_factory=list)
     #: texts the suites produced outside connector runs (crash children's logs, errors)
@@ -252,6 +259,7 @@ class ProofEnv:
             codat_key=codat_key,
             acme_token=acme_token,
             settings={},
+            seed=seed,
             _own_workdir=own,
         )
         env.settings = {name: env.build_settings(name) for name in CONNECTORS}

@@ -71,8 +71,9 @@ BUDGET_SETUPS: dict[str, dict[str, Any]] = {
     # 30 listings on pages of 3, every Connect answer 250 ms late: ~10 pages (and partner
     # lookups) take about 6 s in all
     "connect_pull_suppliers": {"budget": 3.0, "page_size": 3, "connect_slow_ms": 250},
-    # 24 files over 6 days, every upload 200 ms: about 5 s of uploads
-    "codat_pull_files": {"budget": 2.2, "upload_delay_ms": 200},
+    # 24 files over 6 days, every upload 200 ms: about 5 s of uploads, plus listing and
+    # archive downloads in every run
+    "codat_pull_files": {"budget": 2.6, "upload_delay_ms": 200},
 }
 
 

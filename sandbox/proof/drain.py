@@ -68,8 +68,8 @@ def _one_codat_company(env: ProofEnv) -> None:
 
 #: per connector: slow the sandbox so the backlog takes about 2.5 budgets, and the budget
 BUDGET_SETUPS: dict[str, dict[str, Any]] = {
-    # 30 listings on pages of 3, every Connect answer 250 ms late: ~10 pages (and partner
-    # lookups) take about 6 s in all
+    # 40 listings on pages of 3, every Connect answer 250 ms late: ~14 pages (and partner
+    # lookups) take about 7 s in all
     "connect_pull_suppliers": {"budget": 3.0, "page_size": 3, "connect_slow_ms": 250},
     # 24 files over 6 days, every upload 200 ms: about 5 s of uploads, plus listing and
     # archive downloads in every run

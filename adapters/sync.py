@@ -47,8 +47,10 @@ runs safe (each in its own module, composed here):
   it returns an ``outcome="busy"`` summary instead. Every add, flush and commit is
   fenced by it, and sinks that keep a delivery ledger are bound to it
   (:class:`~adapters.ledger.GuardedSink`). Bounded backfills (``since_override`` with
-  ``until_override``) take a lease scope and a delta stream (``<stream>.backfill``) of
-  their own, so they run beside the scheduled job;
+  ``until_override``) take a lease scope and a delta stream of their own per window
+  (:func:`adapters.backfill.backfill_scope`, e.g. ``<stream>.backfill-20250101T000000Z-20250201T000000Z``),
+  so they run beside the scheduled job and beside each other (the windows of
+  :mod:`adapters.backfill`), while a second start of the *same* window finds it busy;
 * the time budget (:mod:`adapters.budget`, ``config.run.time_budget_seconds``): reading
   stops when it is nearly spent (``outcome="partial"``), with the ordered prefix or the
   settled cursor committed;
@@ -69,6 +71,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from adapters import progress
+from adapters.backfill import backfill_scope
 from adapters.budget import Budget, budget_of
 from adapters.checkpoint import CheckpointPolicy
 from adapters.cursor import (
@@ -229,7 +232,7 @@ def sync(
         connector_name=connector_name,
         stream=stream_name,
         ttl=ttl,
-        scope="backfill" if bounded_backfill else "scheduled",
+        scope=backfill_scope(override, until) if bounded_backfill else "scheduled",
         started_by=_started_by(context),
         retrier=nuntiq_retrier(context),
         logger=context.logger,
@@ -267,7 +270,7 @@ def sync(
             runner,
             context,
             connector_name,
-            f"{stream_name}.backfill" if bounded_backfill else stream_name,
+            f"{stream_name}.{backfill_scope(override, until)}" if bounded_backfill else stream_name,
             cursor_type,
             fence=run_lease.fence,
             log=context.logger,
@@ -545,7 +548,8 @@ class _Driver:
 
         def checkpoint() -> None:
             nonlocal current
-            self._flush()
+            if ordered:
+                self._flush()  # the ordered prefix counts only once flushed
             target = next_cursor(
                 current,
                 run_lower_bound=since,
@@ -556,6 +560,10 @@ class _Driver:
             self._since_checkpoint, self._checkpoint_at = 0, self.clock()
             if target is None or (current is not None and target == parse_timestamp(current)):
                 return
+            if not ordered:
+                # A settled cursor covers what was yielded, durable or not: flush only now
+                # that it moved, so a source settling per partition keeps its batches full.
+                self._flush()
             text = format_cursor(target)
             self.checkpoints += 1
             segments.commit(

@@ -20,9 +20,14 @@ wanted file fails for a layout reason (nothing refused for safety) does the fetc
 raise :class:`ArchiveLayoutError`: that is a systematic mismatch, not one bad item.
 
 The list cannot be ordered by upload *instant* across dates, so the source says
-``UNORDERED`` and the sync driver commits the watermark only after the whole run. A
-file uploaded before the run's lower bound (a late one) is yielded without a cursor,
-so the driver neither drops it nor lets it move the watermark.
+``UNORDERED``; it yields day by day, and as each day's last file is handed over it
+settles (:class:`~adapters.protocol.Settling`) at the earliest upload time of the files
+still to come, so the sync driver can checkpoint per finished day (at most every
+``config.run.checkpoint_every_seconds``) and stop at its time budget with the finished
+days committed. The rule is exact, not a guess from dates: everything wanted is
+listed and located before the first item is yielded, so the source knows every cursor
+it has still to yield. A file uploaded before the run's lower bound (a late one) is
+yielded without a cursor, so the driver neither drops it nor lets it move the watermark.
 
 Archives stay on disk until :meth:`CodatFilesSource.close` (or the end of a ``with``
 block), not just until the generator finishes: sinks may read a document's bytes at
@@ -133,6 +138,7 @@ class CodatFilesSource:
         self.retrier = retrier
         self.logger = logger
         self._name = stream or f"codat_files_{company_id}"
+        self._settled: datetime | None = None
         self._workdir = Path(tempfile.mkdtemp(prefix="codat-", dir=workdir))
         self._finalizer = weakref.finalize(self, shutil.rmtree, self._workdir, True)
 
@@ -147,6 +153,15 @@ class CodatFilesSource:
     @property
     def classifier(self) -> Classifier:
         return self.retrier.classifier
+
+    def settled_cursor(self) -> datetime | None:
+        """Below this upload time, every file the current fetch will yield has been yielded.
+
+        ``None`` until the first day is finished. Moves only at day boundaries (each
+        finished day is one checkpoint candidate); after the last day it is the greatest
+        upload time yielded, the same watermark a finished run commits.
+        """
+        return self._settled
 
     def close(self) -> None:
         """Delete the downloaded archives; documents already yielded can no longer be opened."""
@@ -202,9 +217,16 @@ class CodatFilesSource:
                 f"(date read as {', '.join(DATE_RULES)}); first: {first.describe()}",
                 archive=f"codat company {self.company_id}",
             )
+        self._settled = None
         yield from refused
-        for found in located.found:
-            yield self._item(found, cursor)
+        items = [self._item(found, cursor) for found in located.found]
+        settles = _day_boundaries([found.day for found in located.found], [i.cursor for i in items])
+        for item, settled in zip(items, settles, strict=True):
+            if settled is not None:
+                # Set before the day's last item is handed over: once the consumer holds it,
+                # every item below ``settled`` has been yielded.
+                self._settled = settled
+            yield item
 
     def _refuse(self, refusal: Refusal, cursor: datetime | None) -> RefusedItem:
         """Log and count ``refusal``, and build the envelope the sync driver quarantines.
@@ -266,6 +288,32 @@ class CodatFilesSource:
             },
             stream=self.name,
         )
+
+
+def _day_boundaries(days: list[str], cursors: list[datetime | None]) -> list[datetime | None]:
+    """Per position: the settled cursor once it is yielded, if it is the last of its day, else None.
+
+    At a day's end that is the earliest cursor of everything after it (what is still to
+    come bounds what may be committed); after the last day, the greatest cursor of all.
+    A day whose remaining files all lack a cursor (late files) settles at the greatest
+    cursor so far, since nothing still to come can lower it.
+    """
+    settles: list[datetime | None] = [None] * len(days)
+    earliest_after: datetime | None = None
+    for i in range(len(days) - 1, -1, -1):
+        if i + 1 < len(days) and days[i + 1] != days[i]:
+            settles[i] = earliest_after
+        cursor = cursors[i]
+        if cursor is not None and (earliest_after is None or cursor < earliest_after):
+            earliest_after = cursor
+    greatest: datetime | None = None
+    for i, cursor in enumerate(cursors):
+        if cursor is not None and (greatest is None or cursor > greatest):
+            greatest = cursor
+        last_of_day = i + 1 == len(days) or days[i + 1] != days[i]
+        if last_of_day and (settles[i] is None or i + 1 == len(days)):
+            settles[i] = greatest
+    return settles
 
 
 def _open_member(archive: SafeArchive, member: str) -> IO[bytes]:

@@ -12,6 +12,8 @@
     python -m lib.cli quarantine list sample_suppliers_eu --settings s.json
     python -m lib.cli quarantine retry sample_pull_suppliers [KEY ...] --settings s.json
     python -m lib.cli quarantine discard sample_suppliers_eu suppliers KEY ... --settings s.json
+    python -m lib.cli backfill plan connect_pull_suppliers --since 2024-01-01 --until 2025-01-01 \
+        --windows 12 [--json] [--settings s.json]
     python -m lib.cli sandbox
     python -m lib.cli demo
 
@@ -40,6 +42,8 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
+from adapters.backfill import BackfillPlanError, plan_windows
+from adapters.cursor import CursorError
 from adapters.quarantine import DEFAULT_TABLE, QuarantineStore
 from lib.api_client import ApiClient, ApiError
 from lib.cli.catalog import catalog, settings_rows
@@ -376,6 +380,51 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
             return 1
 
 
+def backfill_jobs(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """One framework job per window of the plan: connector, job params, lease scope, local command."""
+    windows = plan_windows(args.since, args.until, windows=args.windows, window_days=args.window_days)
+    settings = args.settings or f"fixtures/settings/{Path(args.connector).stem}.json"
+    jobs = []
+    for number, window in enumerate(windows, 1):
+        params = window.params()
+        command = ["python", "-m", "lib.cli", "run", args.connector, "--settings", settings]
+        for key, value in params.items():
+            command += ["--param", f"{key}={value}"]
+        jobs.append(
+            {
+                "window": number,
+                "connector": args.connector,
+                "params": params,
+                "lease_scope": window.lease_scope,
+                "command": command,
+            }
+        )
+    return jobs
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    try:
+        load_connector(args.connector)
+        jobs = backfill_jobs(args)
+    except (ConnectorLoadError, BackfillPlanError, CursorError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"connector": args.connector, "jobs": jobs}, indent=2))
+        return 0
+    print(
+        f"{len(jobs)} bounded backfill jobs of {args.connector} (each under its own lease scope, "
+        "none touches the stored cursor; run them in any order, side by side):"
+    )
+    for job in jobs:
+        params = job["params"]
+        print(f"  {job['window']:>4}  since_override={params['since_override']}  "
+              f"until_override={params['until_override']}")  # fmt: skip
+    print("locally, one of them:")
+    print("  " + " ".join(jobs[0]["command"]))
+    return 0
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from sandbox.server import serve_in_subprocess
 
@@ -493,6 +542,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(retry)
     retry.add_argument("keys", nargs="*", metavar="KEY")
     quarantine.set_defaults(func=cmd_quarantine)
+
+    backfill = sub.add_parser("backfill", help="plan a backfill as bounded windows run as parallel jobs")
+    backfill_sub = backfill.add_subparsers(dest="backfill_command", required=True)
+    plan = backfill_sub.add_parser(
+        "plan",
+        help="split [--since, --until] into windows; print each window's job params",
+        description="Split a history into bounded windows. Each window is one framework job with "
+        "since_override and until_override: it never touches the stored cursor and holds a lease scope "
+        "of its own, so the jobs run concurrently beside the scheduled one.",
+    )
+    plan.add_argument("connector", help="module name under connectors/ or a path to a .py file")
+    plan.add_argument("--since", required=True, help="first instant of the history (inclusive)")
+    plan.add_argument("--until", required=True, help="last instant of the history (inclusive)")
+    size = plan.add_mutually_exclusive_group(required=True)
+    size.add_argument("--windows", type=int, help="this many equal windows")
+    size.add_argument("--window-days", type=float, help="windows of this many days (the last one shorter)")
+    plan.add_argument("--settings", help="settings.json for the printed local commands")
+    plan.add_argument("--json", action="store_true", help="the jobs as JSON")
+    backfill.set_defaults(func=cmd_backfill)
 
     sandbox = sub.add_parser("sandbox", help="start the sandbox services and wait for Ctrl-C")
     sandbox.add_argument("--customer", default=DEFAULT_CUSTOMER)

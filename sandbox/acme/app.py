@@ -67,6 +67,13 @@ class AddRequest(BaseModel):
     records: list[dict[str, Any]]
 
 
+class VariantRequest(BaseModel):
+    """The two unconfirmed properties of Acme's listing (see :mod:`sandbox.acme.store`)."""
+
+    ordered: bool = True
+    inclusive: bool = True
+
+
 class _RateLimiter:
     """At most ``rate`` listing requests per second; the rest get 429 with Retry-After."""
 
@@ -204,6 +211,13 @@ def create_app(
             for record in body.records:
                 store.suppliers[str(record["number"])] = dict(record)
             return {"suppliers": len(store.suppliers)}
+
+    @app.put("/_sandbox/acme/variant")
+    def set_variant(body: VariantRequest) -> dict[str, bool]:
+        """Switch the variant of a running service (the proof suites rotate it between rounds)."""
+        with store.lock:
+            store.ordered, store.inclusive = body.ordered, body.inclusive
+        return body.model_dump()
 
     @app.put("/_sandbox/acme/quirks")
     def set_quirks(body: Quirks) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from core_fakes import (
     document,
 )
 
+from adapters.backfill import backfill_scope
 from adapters.budget import Budget
 from adapters.cursor import format_cursor, parse_timestamp
 from adapters.failures import Failure, FailureClass, RetriesExhausted
@@ -88,7 +89,24 @@ def test_bounded_backfill_runs_beside_the_scheduled_job() -> None:
     params = {"since_override": format_cursor(at(0)), "until_override": format_cursor(at(4))}
     summary = run(FakeContext(params, api=api), ListSource(records(10)), sink, delta)
     assert summary.outcome == "completed" and sink.durable == [f"r{i:03d}" for i in range(5)]
-    assert delta.calls == [("acme", "things.backfill")]  # its own delta stream: no abandoning
+    # its own delta stream: no abandoning
+    assert delta.calls == [("acme", f"things.{backfill_scope(at(0), at(4))}")]
+    assert delta.cursor == format_cursor(at(9))
+
+
+def test_backfill_windows_run_beside_each_other_but_one_window_only_once() -> None:
+    api = FakeApi()
+    holder_lease(api, "scheduled").acquire()
+    holder_lease(api, "window-a", scope=backfill_scope(at(0), at(4))).acquire()
+    delta = FakeDelta(format_cursor(at(9)))
+    same = {"since_override": format_cursor(at(0)), "until_override": format_cursor(at(4))}
+    other = {"since_override": format_cursor(at(4)), "until_override": format_cursor(at(9))}
+    busy = run(FakeContext(same, api=api), ListSource(records(10)), ListSink(), delta)
+    assert busy.outcome == "busy" and delta.calls == []
+    sink = ListSink()
+    beside = run(FakeContext(other, api=api), ListSource(records(10)), sink, delta)
+    assert beside.outcome == "completed" and sink.durable == [f"r{i:03d}" for i in range(4, 10)]
+    assert delta.calls == [("acme", f"things.{backfill_scope(at(4), at(9))}")]
     assert delta.cursor == format_cursor(at(9))
 
 

@@ -39,10 +39,13 @@ def cmd_crash(args: argparse.Namespace) -> int:
 
 
 def cmd_overlap(args: argparse.Namespace) -> int:
-    from tests.proof import overlap
+    from tests.proof import drain, overlap
 
     started = time.monotonic()
     code, result = overlap.main(rounds=args.runs, seed=args.seed, sizes=_sizes(args.size), out=sys.stderr)
+    # budgets, checkpoints and backfill windows: the overrunning and late-failing side of overlap
+    result.scenarios += drain.main(seed=args.seed, out=sys.stderr)
+    code = 0 if result.ok else 1
     print("\n".join(result.lines()))
     print(f"elapsed               : {time.monotonic() - started:.0f}s")
     return code

@@ -1,9 +1,11 @@
 """Source changes between scheduled runs, through the sandboxes' admin endpoints.
 
 Connect: some listings are updated and new ones appear, new billing batches (with
-files) are created. Codat: companies upload files (``uploaded`` sometimes zone-less,
-as Codat sends it). Nuntiq: new source documents appear for the push (now and then of
-a type Codat refuses). Everything is drawn from the caller's seeded ``random.Random``.
+files) are created. Acme: the service moves to the next of its four variants, some
+suppliers are renamed (their ``updated_at`` moves to now) and new ones appear. Codat:
+companies upload files (``uploaded`` sometimes zone-less, as Codat sends it). Nuntiq:
+new source documents appear for the push (now and then of a type Codat refuses).
+Everything is drawn from the caller's seeded ``random.Random``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 import httpx
 
 from lib.api_client import ApiError
-from tests.proof.env import CODAT_COMPANY, CODAT_SMALL_COMPANY, ProofEnv
+from tests.proof.env import ACME_VARIANTS, CODAT_COMPANY, CODAT_SMALL_COMPANY, ProofEnv, acme_variant
 
 
 def _post(url: str, path: str, body: dict[str, Any]) -> Any:
@@ -33,6 +35,8 @@ class SourceChanger:
         self.env = env
         self.rng = rng
         self.serial = 0
+        #: which of :data:`ACME_VARIANTS` the Acme sandbox serves next (they take turns)
+        self.acme_turn = ACME_VARIANTS.index(acme_variant(env.seed))
         self.done: Counter[str] = Counter()
 
     def connect(self) -> None:
@@ -52,6 +56,32 @@ class SourceChanger:
                 self.env.connect.url, "/_sandbox/connect/mutate", {"collection": "billing_batches", "add": 1}
             )
             self.done["billing batches added"] += len(result["added"])
+
+    def acme(self) -> None:
+        url = self.env.acme.url
+        self.acme_turn += 1
+        variant = ACME_VARIANTS[self.acme_turn % len(ACME_VARIANTS)]
+        response = httpx.put(f"{url}/_sandbox/acme/variant", json=variant, timeout=60)
+        response.raise_for_status()
+        self.done["acme variant switches"] += 1
+        truth = httpx.get(f"{url}/_sandbox/acme/suppliers", timeout=60)
+        truth.raise_for_status()
+        numbers = [r["number"] for r in truth.json()["suppliers"]]
+        touched = self.rng.sample(numbers, k=min(len(numbers), self.rng.randint(1, 3)))
+        self.serial += 1
+        moved = _post(url, "/_sandbox/acme/touch", {"numbers": touched, "rename": f" r{self.serial}"})
+        self.done["acme suppliers renamed"] += len(moved)
+        if self.rng.random() < 0.5:
+            number = f"ACME-9{self.serial:04d}"
+            record = {
+                "number": number,
+                "name": f"New supplier {self.serial}",
+                "active": True,
+                "updated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+                "address": {"street": f"{self.serial} New Road", "city": "Lyon", "country": "FR"},
+            }
+            _post(url, "/_sandbox/acme/add", {"records": [record]})
+            self.done["acme suppliers added"] += 1
 
     def codat_file(
         self, company: str | None = None, *, name: str | None = None, uploaded: str | None = None
@@ -125,5 +155,6 @@ class SourceChanger:
     def round(self) -> None:
         """One round of changes in every source (faults on the admin endpoints never apply)."""
         self.connect()
+        self.acme()
         self.codat()
         self.nuntiq()

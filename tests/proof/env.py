@@ -1,6 +1,6 @@
-"""The environment every proof suite runs in: three sandbox services, four connectors.
+"""The environment every proof suite runs in: four sandbox services, five connectors.
 
-:class:`ProofEnv` starts Nuntiq (SQLite in a scratch directory), Connect and Codat as
+:class:`ProofEnv` starts Nuntiq (SQLite in a scratch directory), Connect, Codat and Acme as
 child processes with small, seeded data sets and with API keys made up for this
 environment (so a secret scan looks for values nobody else uses), builds each shipped
 connector's settings from its fixture with the sandbox URLs filled in, and runs a
@@ -33,11 +33,12 @@ from sandbox.server import RunningServer, serve_in_subprocess
 
 CUSTOMER = "70000001"
 
-#: the four connectors the suites exercise, in the order a round runs them: the push
+#: the five connectors the suites exercise, in the order a round runs them: the push
 #: runs after the pulls that create Nuntiq documents, the Codat pull last so it also
 #: brings back what the push uploaded
 CONNECTORS: tuple[str, ...] = (
     "connect_pull_suppliers",
+    "acme_pull_suppliers",
     "connect_pull_billing_documents",
     "codat_push_documents",
     "codat_pull_files",
@@ -60,6 +61,11 @@ SOAK_FAULTS: dict[str, Any] = {
 }
 
 
+#: per-connector config the suites add to the shipped fixture (small pages: several even
+#: for a small data set)
+PROOF_CONFIG: dict[str, dict[str, Any]] = {"acme_pull_suppliers": {"page_size": 5}}
+
+
 @dataclass(frozen=True)
 class Sizes:
     """How much data the sources start with."""
@@ -71,6 +77,7 @@ class Sizes:
     codat_days: int = 3
     codat_small_files: int = 6
     codat_small_days: int = 2
+    acme_suppliers: int = 40
 
     def connect_counts(self) -> dict[str, int]:
         return {
@@ -104,7 +111,27 @@ class Sizes:
 
 
 SMALL = Sizes()
-TINY = Sizes(listings=16, vendors=4, billing_batches=2, codat_files=6, codat_days=2, codat_small_files=3)
+TINY = Sizes(
+    listings=16,
+    vendors=4,
+    billing_batches=2,
+    codat_files=6,
+    codat_days=2,
+    codat_small_files=3,
+    acme_suppliers=12,
+)
+
+
+#: the four Acme variants (the recipe confirms neither an ordered listing nor an inclusive
+#: ``updated_after``); an environment starts in one chosen by its seed, and the source
+#: changer moves to the next one every round, so every suite covers all four
+ACME_VARIANTS: tuple[dict[str, bool], ...] = tuple(
+    {"ordered": ordered, "inclusive": inclusive} for ordered in (True, False) for inclusive in (True, False)
+)
+
+
+def acme_variant(seed: int) -> dict[str, bool]:
+    return dict(ACME_VARIANTS[seed % len(ACME_VARIANTS)])
 
 
 #: ``config.retry`` of every connector the suites run: short waits, because the suites
@@ -173,10 +200,14 @@ class ProofEnv:
     nuntiq: RunningServer
     connect: RunningServer
     codat: RunningServer
+    acme: RunningServer
     connect_key: str
     codat_key: str
+    acme_token: str
     settings: dict[str, dict[str, Any]]
     customer: str = CUSTOMER
+    #: the seed the services were generated from
+    seed: int = 1
     tokens: list[str] = field(default_factory=list)
     runs: list[RunRecord] = field(default_factory=list)
     #: texts the suites produced outside connector runs (crash children's logs, errors)
@@ -202,6 +233,7 @@ class ProofEnv:
         root.mkdir(parents=True, exist_ok=True)
         connect_key = f"ApiKey SU-{seed % 1000:03d}-424-242:proof-connect-{secrets.token_hex(12)}"
         codat_key = f"proof-codat-{secrets.token_hex(16)}"
+        acme_token = f"proof-acme-{secrets.token_hex(16)}"
         started: list[RunningServer] = []
         try:
             nuntiq = serve_in_subprocess(
@@ -214,6 +246,10 @@ class ProofEnv:
             started.append(connect)
             codat = serve_in_subprocess("codat", seed_overrides=sizes.codat_overrides(codat_key))
             started.append(codat)
+            acme = serve_in_subprocess(
+                "acme", token=acme_token, count=sizes.acme_suppliers, seed=seed, **acme_variant(seed)
+            )
+            started.append(acme)
         except BaseException:
             for server in started:
                 server.stop()
@@ -225,16 +261,19 @@ class ProofEnv:
             nuntiq=nuntiq,
             connect=connect,
             codat=codat,
+            acme=acme,
             connect_key=connect_key,
             codat_key=codat_key,
+            acme_token=acme_token,
             settings={},
+            seed=seed,
             _own_workdir=own,
         )
         env.settings = {name: env.build_settings(name) for name in CONNECTORS}
         return env
 
     def stop(self) -> None:
-        for server in (self.codat, self.connect, self.nuntiq):
+        for server in (self.acme, self.codat, self.connect, self.nuntiq):
             server.stop()
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -255,6 +294,7 @@ class ProofEnv:
         config["retry"] = dict(SOAK_RETRY)
         config["run"] = dict(PROOF_RUN)
         integration_of(connector).point_at(settings, self)
+        config.update(PROOF_CONFIG.get(connector, {}))
         return settings
 
     def url(self, service: str) -> str:
@@ -263,7 +303,7 @@ class ProofEnv:
 
     def key(self, service: str) -> str:
         """The API key this environment made up for ``service``."""
-        keys = {"connect": self.connect_key, "codat": self.codat_key}
+        keys = {"connect": self.connect_key, "codat": self.codat_key, "acme": self.acme_token}
         return keys[service]
 
     def write_settings(self, connector: str, settings: Mapping[str, Any] | None = None) -> Path:
@@ -282,6 +322,7 @@ class ProofEnv:
             "connect api key (secret part)": bare_connect.partition(":")[2],
             "codat api key": self.codat_key,
             "codat api key (base64 Basic form)": basic,
+            "acme token": self.acme_token,
         }
         for i, token in enumerate(self.tokens):
             values[f"nuntiq job token #{i + 1}"] = token
@@ -326,7 +367,7 @@ class ProofEnv:
 
     @property
     def servers(self) -> dict[str, RunningServer]:
-        return {"nuntiq": self.nuntiq, "connect": self.connect, "codat": self.codat}
+        return {"nuntiq": self.nuntiq, "connect": self.connect, "codat": self.codat, "acme": self.acme}
 
     def set_faults(self, plan: Mapping[str, Any] | None = None, *, seed: int | None = None) -> None:
         """The same fault plan on every service (each with its own seed), or none."""

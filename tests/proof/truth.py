@@ -4,7 +4,10 @@ Read the sources' own view through their admin endpoints and Nuntiq through its 
 then check, per connector:
 
 * suppliers: every vendor seen on a Connect listing is a supplier with the partner's
-  current name, active flag and headquarters street/country; no other suppliers;
+  current name, active flag and headquarters street/country; no other suppliers (those
+  numbered ``ACME-`` are Acme's and checked apart);
+* Acme suppliers: every supplier the Acme sandbox holds is a supplier with its current
+  name, active flag and address (street, city, country); no other ``ACME-`` suppliers;
 * billing files: every file of every Connect billing batch is in exactly one Nuntiq
   source document marked ``source=cloudblue_connect`` (matched by file name + sha256);
 * Codat files: every file of every configured Codat company is in exactly one Nuntiq
@@ -158,12 +161,7 @@ def check_suppliers(report: TruthReport, env: ProofEnv, view: NuntiqView) -> Non
     scope = "suppliers"
     truth = _admin_json(env.connect.url, "/_sandbox/connect/truth")
     partners: dict[str, dict[str, Any]] = truth["partners"]
-    by_number: dict[str, list[dict[str, Any]]] = {}
-    for supplier in view.suppliers:
-        by_number.setdefault(supplier["supplier_number"], []).append(supplier)
-    for number, rows in by_number.items():
-        if len(rows) > 1:
-            report.add("duplicate", scope, f"supplier {number} stored {len(rows)} times")
+    by_number = _suppliers_by_number(report, scope, view, acme=False)
     for vendor_id in truth["vendor_ids"]:
         report.checked[scope] += 1
         found = by_number.get(vendor_id)
@@ -196,6 +194,60 @@ def check_suppliers(report: TruthReport, env: ProofEnv, view: NuntiqView) -> Non
     for number in by_number:
         if number not in truth["vendor_ids"]:
             report.add("unexpected", scope, f"supplier {number} is no vendor of any listing")
+
+
+#: the Acme sandbox numbers its suppliers ACME-00001...; Connect vendor ids never look so
+ACME_PREFIX = "ACME-"
+#: (Nuntiq address field, Acme address field) the connector maps
+ACME_ADDRESS_FIELDS = (("street", "street"), ("city", "city"), ("country_code", "country"))
+
+
+def _suppliers_by_number(
+    report: TruthReport, scope: str, view: NuntiqView, *, acme: bool
+) -> dict[str, list[dict[str, Any]]]:
+    """Nuntiq's suppliers of one source (Acme's or Connect's) by number; duplicates reported."""
+    by_number: dict[str, list[dict[str, Any]]] = {}
+    for supplier in view.suppliers:
+        number = str(supplier["supplier_number"])
+        if number.startswith(ACME_PREFIX) == acme:
+            by_number.setdefault(number, []).append(supplier)
+    for number, rows in by_number.items():
+        if len(rows) > 1:
+            report.add("duplicate", scope, f"supplier {number} stored {len(rows)} times")
+    return by_number
+
+
+def check_acme_suppliers(report: TruthReport, env: ProofEnv, view: NuntiqView) -> None:
+    scope = "acme suppliers"
+    truth = {r["number"]: r for r in _admin_json(env.acme.url, "/_sandbox/acme/suppliers")["suppliers"]}
+    by_number = _suppliers_by_number(report, scope, view, acme=True)
+    for number, record in sorted(truth.items()):
+        report.checked[scope] += 1
+        found = by_number.get(number)
+        if not found:
+            report.add("missing", scope, f"Acme supplier {number} is not in Nuntiq")
+            continue
+        supplier = found[0]
+        problems = []
+        if supplier.get("supplier_name") != record["name"]:
+            problems.append(f"name {supplier.get('supplier_name')!r} != {record['name']!r}")
+        if bool(supplier.get("is_active")) != bool(record.get("active", True)):
+            problems.append(f"is_active {supplier.get('is_active')} != {record.get('active', True)}")
+        address = record.get("address") or {}
+        if address:
+            main = next(
+                (loc for loc in supplier.get("locations") or [] if loc.get("location_code") == "MAIN"), None
+            )
+            stored = ((main or {}).get("addresses") or [{}])[0]
+            for field_name, source_name in ACME_ADDRESS_FIELDS:
+                got, want = stored.get(field_name), address.get(source_name)
+                if got != want:
+                    problems.append(f"{field_name} {got!r} != {want!r}")
+        if problems:
+            report.add("mismatch", scope, f"supplier {number}: " + "; ".join(problems))
+    for number in by_number:
+        if number not in truth:
+            report.add("unexpected", scope, f"supplier {number} is not in Acme")
 
 
 def check_billing_files(report: TruthReport, env: ProofEnv, view: NuntiqView) -> None:
@@ -280,6 +332,7 @@ def check_cursors(
 
 CHECKS = {
     "connect_pull_suppliers": check_suppliers,
+    "acme_pull_suppliers": check_acme_suppliers,
     "connect_pull_billing_documents": check_billing_files,
     "codat_pull_files": check_codat_files,
     "codat_push_documents": check_push,

@@ -14,7 +14,7 @@ import pytest
 from tests.proof import overlap
 from tests.proof.env import TINY, ProofEnv
 
-CONNECTORS = ("connect_pull_suppliers", "connect_pull_billing_documents")
+CONNECTORS = ("connect_pull_suppliers", "acme_pull_suppliers", "connect_pull_billing_documents")
 
 
 @pytest.fixture

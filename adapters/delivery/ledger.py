@@ -166,12 +166,13 @@ class Ledger:
     ``namespace`` separates users of the same table (use the connector name and stream);
     ``retrier`` (a Nuntiq-classified :class:`~adapters.retry.Retrier`) retries the
     default store's idempotent calls; ``now`` is injectable for tests; ``store`` replaces
-    the Nuntiq custom-data table with another :class:`~adapters.delivery.store.LedgerStore`.
+    the Nuntiq custom-data table with another :class:`~adapters.delivery.store.LedgerStore`
+    (then ``api`` may be ``None``).
     """
 
     def __init__(
         self,
-        api: ApiLike,
+        api: ApiLike | None,
         *,
         namespace: str,
         table: str = DEFAULT_TABLE,
@@ -182,11 +183,14 @@ class Ledger:
     ) -> None:
         if not namespace or len(namespace) > 100:
             raise ValueError(f"ledger namespace must be a short non-empty name, got {namespace!r}")
-        self.api = api
         self.namespace = namespace
         self.table = table
         self.retrier = retrier or _single_attempt()
-        self.store: LedgerStore = store or NuntiqCustomData(api, table, retrier=self.retrier)
+        if store is None:
+            if api is None:
+                raise ValueError("a ledger needs the job's api (for Nuntiq custom data) or a store")
+            store = NuntiqCustomData(api, table, retrier=self.retrier)
+        self.store: LedgerStore = store
         self.now = now
         self.clock = clock or ServerClock()
         self.guard: RunGuard | None = None

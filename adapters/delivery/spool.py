@@ -68,9 +68,14 @@ def spool(
     max_memory: int = 1024 * 1024,
     sha256: str | None = None,
     size: int | None = None,
+    directory: str | None = None,
 ) -> Spooled:
-    """Read ``open_content()`` once into a spool, hashing it; check it against what was announced."""
-    file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=max_memory)  # noqa: SIM115 (returned)
+    """Read ``open_content()`` once into a spool, hashing it; check it against what was announced.
+
+    ``directory`` is where the spool goes once it outgrows ``max_memory`` (the system's
+    temporary directory by default).
+    """
+    file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=max_memory, dir=directory)  # noqa: SIM115
     try:
         hashed = hashlib.sha256()
         read = 0

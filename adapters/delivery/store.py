@@ -21,7 +21,7 @@ from adapters.nuntiq.listing import iter_rows, row_value
 from adapters.retry import Retrier
 from adapters.runtime import ApiLike
 
-__all__ = ["LedgerStore", "NuntiqCustomData", "StoredRow"]
+__all__ = ["LedgerStore", "NuntiqCustomData", "ProcessMemory", "StoredRow"]
 
 T = TypeVar("T")
 
@@ -117,3 +117,31 @@ class NuntiqCustomData:
     def _call(self, method: Callable[..., T], data: Mapping[str, Any], *, step: str) -> T:
         path = self._path
         return self.retrier.call(lambda: method(path, data=data), step=step)
+
+
+class ProcessMemory:
+    """:class:`LedgerStore` in this process's memory: exactly-once within one run, not across runs.
+
+    For a target used without a server-side ledger (e.g. a Codat uploader built without
+    one): a retried request is still checked for an arrived copy first, but a rerun
+    starts from nothing. It has no server stamps, so it cannot serve a lease-guarded run.
+    """
+
+    def __init__(self) -> None:
+        self._rows: dict[str, Mapping[str, Any]] = {}
+
+    @property
+    def max_key_length(self) -> int:
+        return 200
+
+    def rows(self, prefix: str) -> Iterator[StoredRow]:
+        for key in sorted(k for k in self._rows if k.startswith(prefix)):
+            yield StoredRow(key, self._rows[key], None)
+
+    def upsert(self, rows: Sequence[tuple[str, Mapping[str, Any]]]) -> object:
+        self._rows.update({key: dict(value) for key, value in rows})
+        return None
+
+    def delete(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self._rows.pop(key, None)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import time
@@ -185,6 +186,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     )
     print(format_report(report), flush=True)
     if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as fh:
             json.dump(report, fh, indent=2)
     return report

@@ -89,6 +89,14 @@ class DeliveryOutcome:
     error: BaseException | None = None
 
 
+@dataclass
+class _Marks:
+    """A batch's pending marks as last written, and when (monotonic, before the write) each was."""
+
+    entries: dict[str, LedgerEntry]
+    started: dict[str, float]
+
+
 class ExactlyOnce:
     """Runs the pending -> send -> done protocol of :class:`Ledger` (see the module docstring).
 
@@ -216,6 +224,7 @@ class ExactlyOnce:
                     outcomes[key] = DeliveryOutcome(DeliveryStatus.RECONCILED, earlier[key], result)
         to_send = [d for d in deliveries if d.key not in outcomes]
         if to_send:
+            marked = dict.fromkeys((d.key for d in to_send), self.monotonic())  # before the write
             marks = self.ledger.mark_pending_many(
                 [PendingMark(d.key, d.fingerprint, d.detail, earlier.get(d.key)) for d in to_send]
             )
@@ -224,7 +233,7 @@ class ExactlyOnce:
                 # a run paused since its last check finds out here, not after sending
                 self.guard.confirm()
             groups = [to_send[i : i + group_size] for i in range(0, len(to_send), group_size)]
-            sends = self._run_groups(groups, marks, send, find, retrier, concurrency)
+            sends = self._run_groups(groups, _Marks(marks, marked), send, find, retrier, concurrency)
             for group, sent in zip(groups, sends, strict=True):
                 if isinstance(sent, BaseException):
                     for delivery in group:
@@ -234,7 +243,7 @@ class ExactlyOnce:
                     continue
                 for delivery in group:
                     status, result = sent[delivery.key]
-                    done.append((marks[delivery.key], result, status))
+                    done.append((marks[delivery.key], result, status))  # marks: updated by re-marks
         if done:
             for entry in self.ledger.mark_done_many([(entry, result) for entry, result, _ in done]):
                 status = next(s for e, _, s in done if e.key == entry.key)
@@ -244,7 +253,7 @@ class ExactlyOnce:
     def _run_groups(
         self,
         groups: list[list[Delivery]],
-        marks: dict[str, LedgerEntry],
+        marks: _Marks,
         send: SendGroup,
         find: FindArrived,
         retrier: Retrier,
@@ -265,12 +274,20 @@ class ExactlyOnce:
     def _send_group(
         self,
         group: list[Delivery],
-        marks: dict[str, LedgerEntry],
+        marks: _Marks,
         send: SendGroup,
         find: FindArrived,
         retrier: Retrier,
     ) -> dict[str, tuple[DeliveryStatus, Mapping[str, Any]]]:
-        """One group's send through the retrier, looking for an arrived copy before each resend."""
+        """One group's send through the retrier, looking for an arrived copy before each resend.
+
+        Why a mark may be renewed right before a send: a pending mark is reconciled once it
+        is ``settle`` seconds old, which covers a request sent soon after the mark (the
+        upload deadline plus the lease's grace). A group that waits its turn behind slow
+        groups of its batch would be sent later than that, so when its marks are older
+        than a quarter of ``settle`` (below the lease's grace for every valid
+        ``config.run``) they are written again, with a fresh server stamp, before it goes.
+        """
         results: dict[str, tuple[DeliveryStatus, Mapping[str, Any]]] = {}
         state = {"attempts": 0, "answered": False}
         remaining = list(group)
@@ -280,7 +297,7 @@ class ExactlyOnce:
             if state["attempts"]:
                 # the previous attempt may have stored some of the group before failing
                 with self._lock:
-                    current = [marks[d.key] for d in remaining]
+                    current = [marks.entries[d.key] for d in remaining]
                 if not (state["answered"] and self.guard is not None):
                     self._settle(current)
                 arrived = find(current)
@@ -291,15 +308,14 @@ class ExactlyOnce:
                 if not remaining:
                     return
                 with self._lock:
-                    marks.update(
-                        self.ledger.mark_pending_many(
-                            [PendingMark(d.key, d.fingerprint, d.detail, marks[d.key]) for d in remaining]
-                        )
-                    )
+                    self._remark(marks, remaining)
                     if self.guard is not None:
                         self.guard.confirm()
             state["attempts"] += 1
             with self._lock:
+                oldest = min(marks.started[d.key] for d in remaining)
+                if self.settle > 0 and self.monotonic() - oldest > self.settle / 4:
+                    self._remark(marks, remaining)
                 if self.guard is not None:
                     self.guard.fence()
             try:
@@ -308,14 +324,23 @@ class ExactlyOnce:
                 state["answered"] = self.answered(exc)
                 if state["answered"]:
                     with self._lock:
-                        answered = self.ledger.mark_answered_many([marks[d.key] for d in remaining])
-                        marks.update({e.key: e for e in answered})
+                        answered = self.ledger.mark_answered_many([marks.entries[d.key] for d in remaining])
+                        marks.entries.update({e.key: e for e in answered})
                 raise
             for delivery in remaining:
                 results[delivery.key] = (DeliveryStatus.SENT, sent[delivery.key])
 
         retrier.call(attempt, step="deliver")
         return results
+
+    def _remark(self, marks: _Marks, deliveries: Sequence[Delivery]) -> None:
+        """Write these deliveries' pending marks again (a new attempt, a fresh server stamp)."""
+        started = self.monotonic()
+        renewed = self.ledger.mark_pending_many(
+            [PendingMark(d.key, d.fingerprint, d.detail, marks.entries[d.key]) for d in deliveries]
+        )
+        marks.entries.update(renewed)
+        marks.started.update(dict.fromkeys(renewed, started))
 
     # -- waiting ------------------------------------------------------------------------
 

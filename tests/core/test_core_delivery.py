@@ -256,3 +256,28 @@ def test_document_sink_isolates_a_refused_upload_and_delivers_the_rest_of_its_ba
     with pytest.raises(AdapterError) as info:
         again.flush()
     assert info.value.kind is FailureClass.INVALID
+
+
+def test_a_group_sent_late_in_its_batch_renews_its_mark_first() -> None:
+    """A pending mark is reconciled ``settle`` after its stamp; a send long after the mark must renew it.
+
+    Otherwise a slow group ahead of it would leave its request less than the upload deadline
+    between leaving and being looked for, and a slow upload still in progress would be sent again.
+    """
+    api, target = FakeApi(), Target()
+    ticks = {"now": 0.0}
+    slow = {"file-000"}
+
+    def send(group: Sequence[Delivery]) -> dict[str, Mapping[str, Any]]:
+        if group[0].key in slow:
+            ticks["now"] += 10.0  # this request took as long as the whole settle window
+        return target.send(group)
+
+    ledger = Ledger(api, namespace="docs")
+    once = ExactlyOnce(ledger, settle=10.0, sleep=lambda s: None, monotonic=lambda: ticks["now"])
+    once.deliver_batch(batch(3), send=send, find=target.find, retrier=retrier(), concurrency=1)
+    entries = ledger.read_many([d.key for d in batch(3)])
+    assert entries["file-000"].attempts == 1  # sent at once: its first mark covers it
+    # the two behind it were marked too long before their turn: renewed before they went
+    assert entries["file-001"].attempts == 2 and entries["file-002"].attempts == 2
+    assert len(target.stored) == 3

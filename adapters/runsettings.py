@@ -44,6 +44,16 @@ class RunLimits(BaseModel):
         default=60.0, gt=0, description="commit an ordered prefix after this long (None: never)"
     )
 
+    upload_batch_size: int = Field(
+        default=40,
+        ge=1,
+        le=1000,
+        description="deliveries per exactly-once batch: one ledger read, one pending and one done write",
+    )
+    upload_concurrency: int = Field(
+        default=4, ge=1, le=32, description="uploads in flight at once (Nuntiq documents, Codat requests)"
+    )
+
     @model_validator(mode="after")
     def _deadline_inside_lease(self) -> RunLimits:
         # A holder re-checks its lease at most a quarter TTL before a write is sent; that

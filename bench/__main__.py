@@ -1,5 +1,12 @@
-"""``python -m bench``: run every benchmark (see bench/README.md)."""
+"""``python -m bench``: every benchmark; ``python -m bench codat ...``: the Codat figure (bench/README.md)."""
 
-from bench.run_all import main
+import sys
 
-main()
+if sys.argv[1:2] == ["codat"]:
+    from bench.codat import main as codat_main
+
+    codat_main(sys.argv[2:])
+else:
+    from bench.run_all import main
+
+    main()

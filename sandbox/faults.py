@@ -84,6 +84,7 @@ class FaultState:
         """Pick this request's outcome and extra delay (seconds)."""
         with self._lock:
             self.stats["requests"] += 1
+            self.stats["requests " + _route(path)] += 1
             plan = self._plan
             if self._pattern is not None and not self._pattern.search(path):
                 return "pass", 0.0
@@ -121,6 +122,11 @@ class FaultState:
     def reset_stats(self) -> None:
         with self._lock:
             self.stats.clear()
+
+
+def _route(path: str) -> str:
+    """The first three segments of ``path`` (e.g. ``/v1/custom-data/<table>``): per-route counts stay few."""
+    return "/".join(path.split("/")[:4])
 
 
 class FaultInjector:

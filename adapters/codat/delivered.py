@@ -15,10 +15,11 @@ holding short hashes of the delivery keys known settled on that day:
   cursor an existing stream already had), which that run chose not to read.
 
 A run lists the summaries (one paged request, 200 days a page), hashes the listing, and
-only files whose hash is in no summary are looked up in the ledger, one request each:
-the files new since the previous run, plus those it delivered. Days that gained settled
-keys get their row rewritten. So the cost per run is the listing Codat makes us fetch
-anyway, the summary pages, and requests proportional to what changed.
+only files whose hash is in no summary are looked up in the ledger, all with one list
+(:meth:`~adapters.delivery.ledger.Ledger.read_many`): the files new since the previous
+run, plus those it delivered. Days that gained settled keys get their rows rewritten in
+one upsert. So the cost per run is the listing Codat makes us fetch anyway, the summary
+pages, one ledger list and one write.
 
 A ``baseline`` row marks that the first run happened; before it exists, nothing is
 excluded by age except below that first run's lower bound.
@@ -31,24 +32,16 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
-from urllib.parse import quote
+from typing import Any
 
 from adapters.codat.layout import ListedFile
 from adapters.cursor import format_cursor
-from adapters.ledger import EntryState, Ledger
-from adapters.nuntiq.listing import iter_rows
+from adapters.delivery import EntryState, Ledger, NuntiqCustomData
 from adapters.retry import Retrier
 from adapters.runtime import ApiLike
 
-T = TypeVar("T")
-
 TABLE = "adapters_codat_days"
 BASELINE = "baseline"
-_PAGE = 200
-_MAX_ROWS_PER_PUT = 500
-#: above this many unknown keys, one paged listing of the ledger beats one request per key
-_LIST_LEDGER_ABOVE = 200
 
 
 def key_hash(key: str) -> str:
@@ -106,13 +99,17 @@ class DeliveryRecord:
         table: str = TABLE,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.api = api
         self.prefix = f"{namespace}/{company_id}/"
         self.ledger = ledger
         self.key_of = key_of
-        self.retrier = retrier
         self.now = now
-        self._path = f"/v1/custom-data/{quote(table, safe='')}"
+        self.store = NuntiqCustomData(
+            api,
+            table,
+            retrier=retrier or ledger.retrier,
+            read_step="codat.delivered_read",
+            write_step="codat.delivered_write",
+        )
 
     def summaries(self) -> dict[str, DaySummary]:
         return {key[len(self.prefix) :]: DaySummary.from_value(value) for key, value in self._rows()}
@@ -136,7 +133,7 @@ class DeliveryRecord:
             by_day[entry.archive_date].append((entry, key, hashed))
         unknown = [key for entries in by_day.values() for _, key, _ in entries]
         done = self._done(unknown)
-        selection.ledger_lookups = len(unknown) if len(unknown) <= _LIST_LEDGER_ABOVE else 0
+        selection.ledger_lookups = len(unknown)
         changed: dict[str, DaySummary] = {}
         for day, entries in by_day.items():
             summary = rows.get(day) or DaySummary()
@@ -165,42 +162,15 @@ class DeliveryRecord:
     def _done(self, keys: list[str]) -> set[str]:
         if not keys:
             return set()
-        if len(keys) > _LIST_LEDGER_ABOVE:
-            wanted = set(keys)
-            return {e.key for e in self.ledger.entries() if e.state is EntryState.DONE and e.key in wanted}
-        done: set[str] = set()
-        for key in keys:
-            entry = self.ledger.get(key)
-            if entry is not None and entry.state is EntryState.DONE:
-                done.add(key)
-        return done
+        return {key for key, entry in self.ledger.read_many(keys).items() if entry.state is EntryState.DONE}
 
     def _rows(self) -> Iterator[tuple[str, Any]]:
-        rows = iter_rows(
-            lambda params: self._call(_bind(self.api.get, self._path, params), step="codat.delivered_read"),
-            {"key_prefix": self.prefix},
-            limit=_PAGE,
-            describe=f"codat day summaries {self.prefix}",
-        )
-        for item in rows:
-            yield str(item.get("key")), item.get("value")
+        for row in self.store.rows(self.prefix):
+            yield row.key, row.value
 
     def _put(self, writes: list[tuple[str, dict[str, Any]]]) -> None:
-        for start in range(0, len(writes), _MAX_ROWS_PER_PUT):
-            chunk = writes[start : start + _MAX_ROWS_PER_PUT]
-            data = {"rows": [{"key": self.prefix + day, "value": value} for day, value in chunk]}
-            self._call(_bind_put(self.api.put, self._path, data), step="codat.delivered_write")
+        if writes:
+            self.store.upsert([(self.prefix + day, value) for day, value in writes])
 
     def _stamp(self) -> str:
         return format_cursor(self.now())
-
-    def _call(self, fn: Callable[[], T], *, step: str) -> T:
-        return self.retrier.call(fn, step=step) if self.retrier is not None else fn()
-
-
-def _bind(get: Callable[..., Any], path: str, params: Mapping[str, Any]) -> Callable[[], Any]:
-    return lambda: get(path, params=params)
-
-
-def _bind_put(put: Callable[..., Any], path: str, data: Mapping[str, Any]) -> Callable[[], Any]:
-    return lambda: put(path, data=data)

@@ -22,6 +22,7 @@ from adapters.codat.upload import CodatUploader
 from adapters.ledger import Ledger
 from adapters.nuntiq.retrier import nuntiq_retrier
 from adapters.retry import Retrier, RetryPolicy
+from adapters.runsettings import RunLimits
 from adapters.runtime import ContextLike
 
 
@@ -113,7 +114,14 @@ def upload_sink(
     if ledger_namespace is not None:
         nuntiq = nuntiq_retrier(context, policy)
         ledger = Ledger(context.api, namespace=ledger_namespace, retrier=nuntiq)
+    limits = RunLimits.from_context(context)
     uploader = CodatUploader(
-        client, company_id, connection_id, retrier=retrier, logger=context.logger, ledger=ledger
+        client,
+        company_id,
+        connection_id,
+        retrier=retrier,
+        logger=context.logger,
+        ledger=ledger,
+        concurrency=limits.upload_concurrency,
     )
-    return CodatUploadSink(uploader, name=name)
+    return CodatUploadSink(uploader, name=name, batch_size=limits.upload_batch_size)

@@ -3,28 +3,34 @@
 Codat takes at most 20 files per request, each at most 10 MB and of an allowed type
 (:mod:`adapters.codat.filetypes`). Every file is checked before anything is sent; a
 file that fails is reported by name (in :class:`UploadResult` and through
-``logger.warn``) and the rest go ahead. Accepted files are sent in batches of up to 20,
-one request each, through the :class:`~adapters.retry.Retrier`.
+``logger.warn``) and the rest go ahead. Accepted files are sent in requests of up to
+20, up to ``concurrency`` requests in flight, through the
+:class:`~adapters.retry.Retrier`.
 
 Codat's upload has no idempotency key, so a retried or rerun request could store a
-file twice. With a :class:`~adapters.ledger.Ledger`, each file's delivery is recorded
-server-side (pending before the request, done after); a file found pending - a
-previous attempt may or may not have arrived - is first looked for in the company's
-file list (same name, uploaded after the pending mark minus clock skew) *and* in that
-day's archive, where its bytes must have our size and sha256; only then does it count
-as arrived, otherwise it is sent again. A name alone never counts: another uploader's
-file often has the same name. The same check runs before a batch is retried within a
-run. Each file goes with its stored media type, or the type its extension has in
-Codat's table when the stored one is generic (``application/octet-stream``).
+file twice. Every upload therefore goes through the delivery core
+(:class:`~adapters.delivery.core.ExactlyOnce`, the same one the Nuntiq document sink
+uses): each file's delivery is recorded in the ledger (pending before the request,
+done after; one ledger read and two writes per call of :meth:`CodatUploader.upload`);
+a file found pending - a previous attempt may or may not have arrived - is first
+looked for in the company's file list (same name, uploaded after the pending mark minus
+clock skew) *and* in that day's archive, where its bytes must have our size and sha256;
+only then does it count as arrived, otherwise it is sent again. A name alone never
+counts: another uploader's file often has the same name. The same check runs before a
+request is retried within a run. Without a server-side ledger the uploader keeps one in
+process memory (exactly-once within a run, not across runs). Each file goes with its
+stored media type, or the type its extension has in Codat's table when the stored one
+is generic (``application/octet-stream``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
+import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -44,12 +50,11 @@ from adapters.codat.filetypes import (
 from adapters.codat.http import UploadPart
 from adapters.codat.layout import ListedFile
 from adapters.codat.source import CodatListError, parse_entry
-from adapters.failures import AdapterError, FailureClass
-from adapters.ledger import EntryState, Ledger, LedgerEntry
+from adapters.delivery import Delivery, DeliveryStatus, ExactlyOnce, Ledger, LedgerEntry, RunGuard, digest
+from adapters.delivery.store import ProcessMemory
+from adapters.failures import FailureClass
 from adapters.retry import Retrier
 from adapters.runtime import LoggerLike
-
-CHUNK = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,16 +111,7 @@ def check_upload(name: str, size: int, *, max_bytes: int = MAX_UPLOAD_BYTES) -> 
 def measure(file: UploadFile) -> tuple[int, str]:
     """Size and sha256, streaming the content once."""
     with file.open() as stream:
-        return _digest(stream)
-
-
-def _digest(stream: IO[bytes]) -> tuple[int, str]:
-    digest = hashlib.sha256()
-    size = 0
-    while chunk := stream.read(CHUNK):
-        size += len(chunk)
-        digest.update(chunk)
-    return size, digest.hexdigest()
+        return digest(stream)
 
 
 def _readable_listing(files: Sequence[shared.File], *, company_id: str, zone: tzinfo) -> list[ListedFile]:
@@ -136,13 +132,13 @@ class _Checked:
     sha256: str
 
 
-def _chunks(items: Sequence[_Checked], size: int) -> Iterator[Sequence[_Checked]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 class CodatUploader:
-    """Uploads files to one company connection; ``ledger`` makes it exactly-once across runs."""
+    """Uploads files to one company connection; ``ledger`` makes it exactly-once across runs.
+
+    ``batch_size`` files go in one request (Codat's limit is 20); ``concurrency`` requests
+    are in flight at once; ``settle`` (seconds) is how old a pending mark must be before
+    Codat is asked whether it arrived (the run's lease sets it from the upload deadline).
+    """
 
     def __init__(
         self,
@@ -154,6 +150,7 @@ class CodatUploader:
         logger: LoggerLike | None = None,
         ledger: Ledger | None = None,
         batch_size: int = MAX_FILES_PER_REQUEST,
+        concurrency: int = 2,
         max_bytes: int = MAX_UPLOAD_BYTES,
         skew: timedelta = timedelta(minutes=10),
         settle: float = 2.0,
@@ -167,13 +164,26 @@ class CodatUploader:
         self.connection_id = connection_id
         self.retrier = retrier
         self.logger = logger
-        self.ledger = ledger
+        self.ledger = ledger or Ledger(
+            None, namespace=f"codat-upload/{company_id}", store=ProcessMemory(), now=now
+        )
+        self.once = ExactlyOnce(self.ledger, settle=settle, skew=skew, sleep=sleep, answered=self._answered)
         self.batch_size = batch_size
+        self.concurrency = concurrency
         self.max_bytes = max_bytes
         self.skew = skew
-        self.settle = settle
-        self.sleep = sleep
         self.now = now
+        self._count = threading.Lock()
+
+    def guard_with(self, guard: RunGuard, *, settle: float) -> None:
+        """Bind the run's lease: owned, fenced marks and sends; pending marks settle ``settle`` s."""
+        self.once.guard_with(guard, settle=settle)
+
+    def _answered(self, exc: BaseException) -> bool:
+        """Whether a failed request got Codat's own answer (so it is over there), not a gateway's."""
+        failure = self.retrier.classifier(exc)
+        status = failure.status if failure is not None else None
+        return isinstance(status, int) and 100 <= status <= 599 and status not in (502, 504)
 
     def upload(self, files: Iterable[UploadFile]) -> UploadResult:
         result = UploadResult()
@@ -185,43 +195,92 @@ class CodatUploader:
                 self._reject(result, file, reason)
                 continue
             accepted.append(_Checked(file, size, file.sha256 or sha))
-        todo = self._skip_delivered(accepted, result)
-        for batch in _chunks(todo, self.batch_size):
-            self._send_or_split(list(batch), result)
+        if not accepted:
+            return result
+        checked = {c.file.key: c for c in accepted}
+        outcomes = self.once.deliver_batch(
+            [
+                Delivery(
+                    c.file.key, c.sha256, {"name": c.file.name, "size": c.size, "company_id": self.company_id}
+                )
+                for c in accepted
+            ],
+            send=lambda group: self._send_or_split([checked[d.key] for d in group], result),
+            find=lambda entries: self._find(entries, checked),
+            retrier=self.retrier,
+            group_size=self.batch_size,
+            concurrency=self.concurrency,
+        )
+        fatal: BaseException | None = None
+        for item, outcome in zip(accepted, outcomes, strict=True):
+            if outcome.status is DeliveryStatus.FAILED:
+                fatal = fatal or outcome.error
+                continue
+            rejected = outcome.result.get("rejected")
+            if outcome.status is DeliveryStatus.SKIPPED:
+                result.skipped.append(item.file.name)
+            elif isinstance(rejected, str):
+                self._reject(result, item.file, f"refused by Codat: {rejected}")
+                continue
+            elif outcome.status is DeliveryStatus.RECONCILED:
+                result.reconciled.append(item.file.name)
+            else:
+                result.uploaded.append(item.file.name)
+            result.delivered_keys.append(item.file.key)
+        if fatal is not None:
+            raise fatal
         return result
 
-    def _send_or_split(self, batch: list[_Checked], result: UploadResult) -> None:
+    def _send_or_split(self, batch: list[_Checked], result: UploadResult) -> dict[str, Mapping[str, Any]]:
         """Send a batch; if Codat refuses it as invalid, find the culprit file by file.
 
         The pre-checks mirror Codat's documented rules, but Codat validates the whole
         request: one file it refuses for a reason we cannot see would otherwise block the
-        other 19. A 400 on a single file rejects that file with Codat's own message.
+        other 19. A 400 on a single file rejects that file with Codat's own message (its
+        ledger row is recorded done with that message, so reruns do not send it again).
         """
         try:
-            self._send_batch(batch, result)
-        except AdapterError as exc:
-            if exc.kind is not FailureClass.INVALID or exc.failure.status != 400:
+            self._send(batch, result)
+        except Exception as exc:
+            failure = self.retrier.classifier(exc)
+            if failure is None or failure.kind is not FailureClass.INVALID or failure.status != 400:
                 raise
             if len(batch) == 1:
-                self._reject_by_codat(batch[0], exc.failure.message, result)
-                return
+                return {batch[0].file.key: {"rejected": failure.message[:500]}}
             if self.logger is not None:
                 self.logger.warn(
-                    f"codat upload: a batch of {len(batch)} was refused ({exc.failure.message}); "
+                    f"codat upload: a batch of {len(batch)} was refused ({failure.message}); "
                     "sending its files one by one",
                     step="codat.upload_files",
                     detail={"files": [c.file.name for c in batch]},
                 )
+            results: dict[str, Mapping[str, Any]] = {}
             for checked in batch:
-                self._send_or_split([checked], result)
+                results.update(self._send_or_split([checked], result))
+            return results
+        return {c.file.key: {"batch_size": len(batch)} for c in batch}
 
-    def _reject_by_codat(self, checked: _Checked, message: str, result: UploadResult) -> None:
-        self._reject(result, checked.file, f"refused by Codat: {message}")
-        if self.ledger is not None:
-            entry = self.ledger.get(checked.file.key)
-            if entry is not None:
-                # recorded as settled, so reruns do not send it again
-                self.ledger.mark_done(entry, {"rejected": message[:500]})
+    def _send(self, batch: list[_Checked], result: UploadResult) -> None:
+        """One upload request (the delivery core fenced the run's lease just before)."""
+        with ExitStack() as streams:
+            parts: list[UploadPart] = [
+                (
+                    c.file.name,
+                    streams.enter_context(c.file.open()),
+                    upload_media_type(c.file.name, c.file.media_type),
+                )
+                for c in batch
+            ]
+            with self._count:
+                result.requests += 1
+            self.client.upload(self.company_id, self.connection_id, parts)
+        if self.logger is not None:
+            self.logger.info(
+                f"codat upload: {len(batch)} files to company {self.company_id} "
+                f"connection {self.connection_id}",
+                step="codat.upload_files",
+                detail={"files": [c.file.name for c in batch][:20]},
+            )
 
     def _reject(self, result: UploadResult, file: UploadFile, reason: str) -> None:
         result.rejected.append(Rejection(file.key, file.name, reason))
@@ -233,40 +292,22 @@ class CodatUploader:
                 detail={"file": file.name, "key": file.key, "reason": reason},
             )
 
-    # -- exactly-once bookkeeping -------------------------------------------------------
+    # -- reconciliation -----------------------------------------------------------------
 
-    def _skip_delivered(self, accepted: list[_Checked], result: UploadResult) -> list[_Checked]:
-        if self.ledger is None:
-            return accepted
-        todo: list[_Checked] = []
-        pending: list[tuple[_Checked, LedgerEntry]] = []
-        for checked in accepted:
-            entry = self.ledger.get(checked.file.key)
-            if entry is not None and entry.fingerprint == checked.sha256:
-                if entry.state is EntryState.DONE:
-                    result.skipped.append(checked.file.name)
-                    result.delivered_keys.append(checked.file.key)
-                    continue
-                pending.append((checked, entry))
-                continue
-            todo.append(checked)
-        if pending:
-            self._settle(max(e.attempted_at or e.marked_at for _, e in pending))
-            arrived = self._arrived([c for c, _ in pending], min(e.marked_at for _, e in pending))
-            for checked, entry in pending:
-                if checked.file.key in arrived:
-                    self.ledger.mark_done(entry, {"reconciled": True, "uploaded": arrived[checked.file.key]})
-                    result.reconciled.append(checked.file.name)
-                    result.delivered_keys.append(checked.file.key)
-                else:
-                    todo.append(checked)
-        return todo
+    def _find(
+        self, entries: Sequence[LedgerEntry], checked: Mapping[str, _Checked]
+    ) -> dict[str, Mapping[str, Any]]:
+        """Which pending files provably arrived.
 
-    def _settle(self, last_attempt: datetime) -> None:
-        """Let a request a killed process had fully sent be processed before looking for it."""
-        age = (self.now() - last_attempt).total_seconds()
-        if 0 <= age < self.settle:
-            self.sleep(self.settle - age)
+        Codat's listing times are Codat's clock, not Nuntiq's, so the search starts at the
+        host's time of the first attempt minus ``skew``, as it always did.
+        """
+        candidates = [checked[e.key] for e in entries if e.key in checked]
+        since = min(e.marked_at for e in entries)
+        return {
+            key: {"reconciled": True, "uploaded": when}
+            for key, when in self._arrived(candidates, since).items()
+        }
 
     def _arrived(self, candidates: Sequence[_Checked], since: datetime) -> dict[str, str]:
         """Which candidates provably arrived already (key -> the listing's ``uploaded``).
@@ -295,7 +336,7 @@ class CodatUploader:
             arrived_content: dict[tuple[str, int, str], list[str]] = defaultdict(list)
             for found in located.found:
                 with found.archive.open_member(found.member) as stream:
-                    size, sha = _digest(stream)
+                    size, sha = digest(stream)
                 arrived_content[(found.listed.file_name, size, sha)].append(found.listed.uploaded_raw)
         arrived: dict[str, str] = {}
         for checked in candidates:
@@ -312,60 +353,3 @@ class CodatUploader:
             )
         return arrived
 
-    # -- sending ------------------------------------------------------------------------
-
-    def _send_batch(self, batch: list[_Checked], result: UploadResult) -> None:
-        entries: dict[str, LedgerEntry] = {}
-        if self.ledger is not None:
-            for checked in batch:
-                entries[checked.file.key] = self.ledger.mark_pending(
-                    checked.file.key,
-                    fingerprint=checked.sha256,
-                    detail={"name": checked.file.name, "size": checked.size, "company_id": self.company_id},
-                )
-        state: dict[str, Any] = {"attempts": 0, "remaining": batch, "reconciled": []}
-        started = min((e.marked_at for e in entries.values()), default=self.now())
-
-        def attempt() -> None:
-            remaining: list[_Checked] = state["remaining"]
-            if state["attempts"]:
-                # The previous attempt may have stored some files before failing.
-                arrived = self._arrived(remaining, started)
-                state["reconciled"] += [c for c in remaining if c.file.key in arrived]
-                remaining = [c for c in remaining if c.file.key not in arrived]
-                state["remaining"] = remaining
-            state["attempts"] += 1
-            if not remaining:
-                return
-            streams = [c.file.open() for c in remaining]
-            try:
-                parts: list[UploadPart] = [
-                    (c.file.name, stream, upload_media_type(c.file.name, c.file.media_type))
-                    for c, stream in zip(remaining, streams, strict=True)
-                ]
-                result.requests += 1
-                self.client.upload(self.company_id, self.connection_id, parts)
-            finally:
-                for stream in streams:
-                    stream.close()
-
-        self.retrier.call(attempt, step="codat.upload_files")
-        reconciled_keys = {c.file.key for c in state["reconciled"]}
-        for checked in batch:
-            key = checked.file.key
-            if key in reconciled_keys:
-                result.reconciled.append(checked.file.name)
-            else:
-                result.uploaded.append(checked.file.name)
-            result.delivered_keys.append(key)
-            if self.ledger is not None:
-                self.ledger.mark_done(
-                    entries[key], {"batch_size": len(batch), "reconciled": key in reconciled_keys}
-                )
-        if self.logger is not None:
-            self.logger.info(
-                f"codat upload: {len(batch)} files to company {self.company_id} "
-                f"connection {self.connection_id}",
-                step="codat.upload_files",
-                detail={"files": [c.file.name for c in batch][:20], "attempts": state["attempts"]},
-            )

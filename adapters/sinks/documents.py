@@ -2,8 +2,8 @@
 
 ``upload_source_documents`` creates a new source document on every call, so a plain
 "upload each item" sink duplicates documents whenever a run is retried after it had
-already uploaded some. This sink runs every upload through the server-side delivery
-ledger (:mod:`adapters.ledger`): ``pending`` (with the file's sha256, size and name) is
+already uploaded some. This sink runs every upload through the delivery core
+(:mod:`adapters.delivery`): ``pending`` (with the file's sha256, size and name) is
 written before the upload, ``done`` (with the document id) after it. On a rerun, done
 keys are skipped; a pending key is reconciled by listing source documents created after
 the pending mark and matching file name + sha256 *and* the delivery key the sink sends
@@ -12,35 +12,52 @@ before anything is uploaded again. Name + sha256 alone is not enough: the same f
 often exists in another document (another connector's copy, a re-upload), and taking
 that one for ours would lose this delivery.
 
-Content is streamed into a ``SpooledTemporaryFile`` while it is hashed, so a big file
-is never held in memory by the sink (small ones stay in memory, big ones go to disk),
-and the same spooled copy is what gets uploaded, so the recorded hash is the hash of
-what was sent even if the source would serve different bytes a second time.
+Batched and concurrent: items are spooled and hashed as they are added
+(:func:`adapters.delivery.spool.spool`: the recorded hash is the hash of what is sent,
+and a big file is never held in memory) and delivered ``batch_size`` at a time: one
+ledger read, one pending write and one done write per batch, and one upload per item
+(a call makes one document, and each item is its own document) with up to
+``concurrency`` uploads in flight. An item counts as durable only after its batch's done
+write, i.e. at :meth:`DocumentSink.flush` at the latest.
+
+An upload Nuntiq refuses as invalid (e.g. a 400) is reported as a rejection of that item
+alone (:meth:`DocumentSink.flush_isolating`, which the sync driver quarantines); the
+rest of its batch is delivered. Its pending mark stays, marked answered, so the item's
+next delivery reconciles at once.
 """
 
 from __future__ import annotations
 
-import hashlib
-import tempfile
 import time
-from collections.abc import Callable, Mapping
-from typing import IO, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from adapters.cursor import format_cursor, parse_timestamp
-from adapters.ledger import DeliveryStatus, ExactlyOnce, Ledger, LedgerEntry, RunGuard
+from adapters.delivery import (
+    ContentMismatch,
+    Delivery,
+    DeliveryStatus,
+    ExactlyOnce,
+    Ledger,
+    LedgerEntry,
+    RunGuard,
+    Spooled,
+    spool,
+)
+from adapters.failures import AdapterError, FailureClass
 from adapters.nuntiq.listing import iter_rows
 from adapters.nuntiq.retrier import nuntiq_retrier
 from adapters.records import DocumentItem
 from adapters.retry import Retrier, RetryPolicy
+from adapters.runsettings import RunLimits
 from adapters.runtime import ApiLike, ContextLike
-from adapters.sinks.base import SinkError
+from adapters.sinks.base import IsolatedFlush, Rejection, SinkError
 
 __all__ = ["DELIVERY_FIELD", "DocumentIntegrityError", "DocumentSink"]
 
 SOURCE_DOCUMENTS_PATH = "/v1/source-documents"
 #: form field (document property) naming the ledger row an upload delivers
 DELIVERY_FIELD = "adapters_delivery_key"
-_CHUNK = 1024 * 1024
 _LIST_PAGE = 100
 
 
@@ -52,8 +69,11 @@ class DocumentSink:
     """Exactly-once uploads of :class:`~adapters.records.DocumentItem` to Nuntiq.
 
     ``ledger`` keeps the delivery state server-side (use one namespace per connector and
-    stream); ``retrier`` (Nuntiq-classified) retries uploads through find-before-resend;
-    ``fields(item)`` gives extra form fields for the upload call.
+    stream); ``retrier`` (Nuntiq-classified; the ledger's by default) retries uploads
+    through find-before-resend; ``fields(item)`` gives extra form fields for the upload
+    call; ``batch_size`` and ``concurrency`` come from ``config.run`` in
+    :meth:`for_context`; ``spool_max_bytes`` is how much of one file is spooled in memory
+    before disk.
     """
 
     def __init__(
@@ -64,18 +84,28 @@ class DocumentSink:
         name: str = "source_documents",
         retrier: Retrier | None = None,
         fields: Callable[[DocumentItem], Mapping[str, Any]] | None = None,
-        spool_max_bytes: int = 8 * 1024 * 1024,
+        spool_max_bytes: int = 1024 * 1024,
         settle: float = 2.0,
         sleep: Callable[[float], None] = time.sleep,
+        batch_size: int = 40,
+        concurrency: int = 4,
     ) -> None:
+        if batch_size < 1 or concurrency < 1:
+            raise ValueError(
+                f"batch_size and concurrency must be at least 1, got {batch_size}, {concurrency}"
+            )
         self.api = api
         self.ledger = ledger
         self.once = ExactlyOnce(ledger, settle=settle, sleep=sleep, answered=request_answered)
-        self.retrier = retrier
+        self.retrier = retrier or ledger.retrier
         self.fields = fields
         self.spool_max_bytes = spool_max_bytes
+        self.batch_size = batch_size
+        self.concurrency = concurrency
         self._name = name
-        self._since_flush = 0
+        self._buffer: list[tuple[DocumentItem, Spooled]] = []
+        self._durable = 0
+        self._rejected: list[tuple[Rejection, BaseException]] = []
         self._skipped = 0
         self.uploaded = 0
         self.reconciled = 0
@@ -89,9 +119,12 @@ class DocumentSink:
         policy: RetryPolicy | None = None,
         **options: Any,
     ) -> DocumentSink:
-        """The usual wiring: ledger and retries through ``context.api``, retries logged."""
+        """The usual wiring: ledger and retries through ``context.api``, sizes from ``config.run``."""
         retrier = nuntiq_retrier(context, policy)
         ledger = Ledger(context.api, namespace=namespace, retrier=retrier)
+        limits = RunLimits.from_context(context)
+        options.setdefault("batch_size", limits.upload_batch_size)
+        options.setdefault("concurrency", limits.upload_concurrency)
         return cls(context.api, ledger, retrier=retrier, **options)
 
     def guard_with(self, guard: RunGuard, *, settle: float) -> None:
@@ -104,71 +137,151 @@ class DocumentSink:
 
     @property
     def pending(self) -> int:
-        return 0  # every add() finishes its upload before returning
+        return len(self._buffer)
 
     @property
     def skipped(self) -> int:
         return self._skipped
 
     def add(self, item: DocumentItem) -> None:
-        delivery = self.ledger.row_key(item.key)
-        with self._spool(item) as (spool, sha256, size):
-
-            def send() -> Mapping[str, Any]:
-                spool.seek(0)  # the ledger fenced the run's lease just before this
-                extra = dict(self.fields(item)) if self.fields is not None else {}
-                extra[DELIVERY_FIELD] = delivery
-                body = self.api.upload_source_documents(files=[(item.name, spool, item.media_type)], **extra)
-                return _result(body)
-
-            def find(entry: LedgerEntry) -> Mapping[str, Any] | None:
-                return self._find(entry, name=item.name, sha256=sha256, delivery=delivery)
-
-            outcome = self.once.deliver(
-                item.key,
-                fingerprint=sha256,
-                send=send,
-                find=find,
-                detail={"name": item.name, "size": size, "sha256": sha256, "media_type": item.media_type},
-                retrier=self.retrier,
+        """Spool and hash ``item`` now (a bad item is refused here, by name); deliver with its batch."""
+        if any(queued.key == item.key for queued, _ in self._buffer):
+            self._send()  # the same key twice: the first copy's delivery decides the second's
+        try:
+            spooled = spool(
+                item.open,
+                describe=f"document {item.key!r} ({item.name})",
+                max_memory=self.spool_max_bytes,
+                sha256=item.sha256,
+                size=item.size,
             )
-        self._since_flush += 1
-        if outcome.status is DeliveryStatus.SKIPPED:
-            self._skipped += 1
-        elif outcome.status is DeliveryStatus.RECONCILED:
-            self.reconciled += 1
-        else:
-            self.uploaded += 1
+        except ContentMismatch as exc:
+            raise DocumentIntegrityError(str(exc)) from exc
+        self._buffer.append((item, spooled))
+        if len(self._buffer) >= self.batch_size:
+            self._send()
 
     def flush(self) -> int:
-        count, self._since_flush = self._since_flush, 0
-        return count
+        """Deliver what is queued; raises the first rejection's error (fail-fast use)."""
+        self._send()
+        if self._rejected:
+            _, error = self._rejected[0]
+            self._rejected.clear()
+            raise error
+        return self._take_durable()
+
+    def flush_isolating(self) -> IsolatedFlush:
+        """Deliver what is queued; the items Nuntiq refused are reported, the rest is durable."""
+        self._send()
+        rejected, self._rejected = [r for r, _ in self._rejected], []
+        return IsolatedFlush(written=self._take_durable(), rejected=rejected)
 
     def close(self) -> None:
-        return None
+        """Drop what was not delivered (a failed run must not write its tail) and its spools."""
+        for _, spooled in self._buffer:
+            spooled.close()
+        self._buffer.clear()
 
     # -- internals -------------------------------------------------------------------------
 
-    def _spool(self, item: DocumentItem) -> _Spooled:
-        return _Spooled(item, self.spool_max_bytes)
+    def _take_durable(self) -> int:
+        count, self._durable = self._durable, 0
+        return count
 
-    def _find(self, entry: LedgerEntry, *, name: str, sha256: str, delivery: str) -> Mapping[str, Any] | None:
-        """A source document this sink created since ``entry`` was marked, holding this very file."""
-        created_after = format_cursor(self.once.search_from(entry))
+    def _send(self) -> None:
+        if not self._buffer:
+            return
+        batch, self._buffer = self._buffer, []
+        queued = {item.key: (item, spooled) for item, spooled in batch}
+        try:
+            outcomes = self.once.deliver_batch(
+                [
+                    Delivery(
+                        item.key,
+                        spooled.sha256,
+                        {
+                            "name": item.name,
+                            "size": spooled.size,
+                            "sha256": spooled.sha256,
+                            "media_type": item.media_type,
+                        },
+                    )
+                    for item, spooled in batch
+                ],
+                send=lambda group: self._upload(queued, group),
+                find=lambda entries: self._find(queued, entries),
+                retrier=self.retrier,
+                group_size=1,
+                concurrency=self.concurrency,
+            )
+        finally:
+            for _, spooled in batch:
+                spooled.close()
+        fatal: BaseException | None = None
+        for (item, _), outcome in zip(batch, outcomes, strict=True):
+            if outcome.status is DeliveryStatus.FAILED:
+                error = outcome.error
+                assert error is not None
+                if _refused(error):
+                    self._rejected.append((Rejection(item.key, str(error)[:500], item.cursor), error))
+                elif fatal is None:
+                    fatal = error
+                continue
+            self._durable += 1
+            if outcome.status is DeliveryStatus.SKIPPED:
+                self._skipped += 1
+            elif outcome.status is DeliveryStatus.RECONCILED:
+                self.reconciled += 1
+            else:
+                self.uploaded += 1
+        if fatal is not None:
+            raise fatal
+
+    def _upload(
+        self, queued: Mapping[str, tuple[DocumentItem, Spooled]], group: Sequence[Delivery]
+    ) -> dict[str, Mapping[str, Any]]:
+        [delivery] = group
+        item, spooled = queued[delivery.key]
+        extra = dict(self.fields(item)) if self.fields is not None else {}
+        extra[DELIVERY_FIELD] = self.ledger.row_key(item.key)
+        with spooled.reader() as content:  # the ledger fenced the run's lease just before this
+            body = self.api.upload_source_documents(files=[(item.name, content, item.media_type)], **extra)
+        return {delivery.key: _result(body)}
+
+    def _find(
+        self, queued: Mapping[str, tuple[DocumentItem, Spooled]], entries: Sequence[LedgerEntry]
+    ) -> dict[str, Mapping[str, Any]]:
+        """Source documents this sink created since the entries were marked, holding these very files.
+
+        One listing from the earliest entry's first attempt serves the whole batch.
+        """
+        wanted = {
+            self.ledger.row_key(entry.key): (entry.key, queued[entry.key][0].name, entry.fingerprint)
+            for entry in entries
+        }
+        created_after = format_cursor(min(self.once.search_from(entry) for entry in entries))
         documents = iter_rows(
             lambda params: self.api.get(SOURCE_DOCUMENTS_PATH, params=params),
             {"created_after": created_after},
             limit=_LIST_PAGE,
             describe="source documents",
         )
+        found: dict[str, Mapping[str, Any]] = {}
         for document in documents:
             properties = document.get("properties") or {}
-            if not isinstance(properties, Mapping) or properties.get(DELIVERY_FIELD) != delivery:
+            delivery = properties.get(DELIVERY_FIELD) if isinstance(properties, Mapping) else None
+            if not isinstance(delivery, str) or delivery not in wanted:
                 continue
+            key, name, sha256 = wanted[delivery]
             for file in document.get("files") or []:
-                if file.get("file_name") == name and file.get("sha256") == sha256:
-                    return _result(document)
-        return None
+                if key not in found and file.get("file_name") == name and file.get("sha256") == sha256:
+                    found[key] = _result(document)
+        return found
+
+
+def _refused(error: BaseException) -> bool:
+    """Whether Nuntiq refused this item for good (an invalid request), not the run."""
+    return isinstance(error, AdapterError) and error.kind is FailureClass.INVALID
 
 
 #: statuses a gateway answers while the service behind it may still be processing the request
@@ -195,50 +308,3 @@ def _result(body: Any) -> Mapping[str, Any]:
         "id": str(body["id"]),
         "created_at": format_cursor(parse_timestamp(created)) if isinstance(created, str) else None,
     }
-
-
-class _Spooled:
-    """Context manager: the item's bytes spooled and hashed, as (file, sha256, size)."""
-
-    def __init__(self, item: DocumentItem, max_size: int) -> None:
-        self.item = item
-        self.max_size = max_size
-        self.file: IO[bytes] | None = None
-
-    def __enter__(self) -> tuple[IO[bytes], str, int]:
-        spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=self.max_size)
-        self.file = spool
-        try:
-            return self._fill(spool)
-        except BaseException:
-            spool.close()
-            raise
-
-    def _fill(self, spool: IO[bytes]) -> tuple[IO[bytes], str, int]:
-        item = self.item
-        digest = hashlib.sha256()
-        size = 0
-        source = item.open()
-        try:
-            while chunk := source.read(_CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
-                spool.write(chunk)
-        finally:
-            source.close()
-        sha256 = digest.hexdigest()
-        if item.sha256 is not None and item.sha256.lower() != sha256:
-            raise DocumentIntegrityError(
-                f"document {item.key!r} ({item.name}): content sha256 {sha256} does not match "
-                f"the announced {item.sha256}"
-            )
-        if item.size is not None and item.size != size:
-            raise DocumentIntegrityError(
-                f"document {item.key!r} ({item.name}): read {size} bytes, the source announced {item.size}"
-            )
-        spool.seek(0)
-        return spool, sha256, size
-
-    def __exit__(self, *exc: object) -> None:
-        if self.file is not None:
-            self.file.close()

@@ -2,7 +2,7 @@
 
 The cost claim is measured, not asserted in prose: an idle run over a company's whole
 history makes the same number of custom-data calls whether the history holds 100 files
-or 3,000, and new files cost one ledger look-up each.
+or 3,000, and new files cost one ledger list between them.
 """
 
 from __future__ import annotations
@@ -92,11 +92,11 @@ def test_an_idle_run_costs_the_same_whatever_the_history(files: int, days: int) 
     ]
     api.calls.clear()
     assert record.select(listed + new, floor=None).wanted == new
-    assert len(api.calls) == 1 + 3  # summaries, then one ledger look-up per new file; nothing written
+    assert len(api.calls) == 1 + 1  # summaries, then one ledger list for the new files; nothing written
     deliver(ledger, new)
     api.calls.clear()
     settled = record.select(listed + new, floor=None)
-    assert settled.wanted == [] and settled.rows_written == 1 and len(api.calls) == 1 + 3 + 1
+    assert settled.wanted == [] and settled.rows_written == 1 and len(api.calls) == 1 + 1 + 1
     api.calls.clear()
     assert record.select(listed + new, floor=None).wanted == []
     assert len(api.calls) == 1

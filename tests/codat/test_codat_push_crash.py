@@ -31,7 +31,8 @@ def test_killed_push_rerun_delivers_each_file_once(codat: RunningServer) -> None
                 "connector_name": "codat_push_crash",
                 "codat": {"server_url": codat.url, "company_id": COMPANY, "connection_id": CONNECTION},
                 # the killed run's lease lapses 2 s after its last heartbeat
-                "run": {"lease_ttl_seconds": 2, "upload_deadline_seconds": 0.5},
+                # one request at a time, so the kill lands between two of them
+                "run": {"lease_ttl_seconds": 2, "upload_deadline_seconds": 0.5, "upload_concurrency": 1},
             },
             "job_params": {"lookback_days": 3650},
         }

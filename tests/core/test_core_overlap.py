@@ -161,6 +161,7 @@ def test_crashed_upload_is_reconciled_in_server_time_whatever_the_host_clock(hos
     api.fail_upload_after_create = [0]  # the upload lands, its answer never does; then the run dies
     with pytest.raises(RetriesExhausted):
         crashed.add(item)
+        crashed.flush()
     assert len(api.documents) == 1
     api.fail_upload_after_create = []
     api.clock += TTL + timedelta(seconds=1)  # the dead run's lease expires
@@ -168,6 +169,7 @@ def test_crashed_upload_is_reconciled_in_server_time_whatever_the_host_clock(hos
     taker.acquire()
     sink, _ = guarded_sink(api, taker, host_offset=-host_offset)
     sink.add(item)
+    sink.flush()
     assert sink.reconciled == 1 and sink.uploaded == 0
     assert len(api.documents) == 1  # no duplicate, whichever way the host clocks are off
 
@@ -194,6 +196,7 @@ def test_pending_mark_of_a_live_run_is_left_to_it() -> None:
     sink.once.sleep = owner_finishes
     sleeps.append(0.0)
     sink.add(item)
+    sink.flush()
     assert sink.skipped == 1 and sink.uploaded == 0 and api.uploads == 0
 
 
@@ -224,6 +227,7 @@ def test_slow_upload_that_lands_after_the_timeout_is_not_sent_twice() -> None:
     holder.acquire()
     sink, sleeps = guarded_sink(api, holder)
     sink.add(document("d1", b"slow bytes"))
+    sink.flush()
     assert len(api.documents) == 1 and sink.reconciled == 1
     assert sum(sleeps) >= 15  # it waited out the request deadline (in server time) before asking
 

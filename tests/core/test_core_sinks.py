@@ -151,9 +151,10 @@ def test_exactly_once_generic_protocol() -> None:
         sent.append("x")
         return {"ok": True}
 
-    first = once.deliver("file-1", fingerprint="abc", send=send, find=lambda e: None)
-    second = once.deliver("file-1", fingerprint="abc", send=send, find=lambda e: None)
-    changed = once.deliver("file-1", fingerprint="def", send=send, find=lambda e: None)
+    retrier = Retrier(classify_nuntiq_error, source="nuntiq", sleep=lambda s: None)
+    first = once.deliver("file-1", fingerprint="abc", send=send, find=lambda e: None, retrier=retrier)
+    second = once.deliver("file-1", fingerprint="abc", send=send, find=lambda e: None, retrier=retrier)
+    changed = once.deliver("file-1", fingerprint="def", send=send, find=lambda e: None, retrier=retrier)
     assert [first.status, second.status, changed.status] == [
         DeliveryStatus.SENT,
         DeliveryStatus.SKIPPED,
@@ -181,10 +182,12 @@ def test_uploads_once_and_rerun_skips() -> None:
     sink = doc_sink(api)
     for item in items:
         sink.add(item)
-    assert sink.flush() == 5 and sink.uploaded == 5
+    assert api.uploads == 0 and sink.pending == 5  # delivered as one batch, at the flush
+    assert sink.flush() == 5 and sink.uploaded == 5 and sink.pending == 0
     rerun = doc_sink(api)
     for item in items:
         rerun.add(item)
+    assert rerun.flush() == 5
     assert rerun.skipped == 5 and rerun.uploaded == 0 and api.uploads == 5
     assert files(api) == [f"d{i}.pdf" for i in range(5)]
     assert api.documents[0]["files"][0]["sha256"] == hashlib.sha256(b"content 0").hexdigest()
@@ -201,6 +204,7 @@ def test_crash_after_upload_before_done_is_reconciled() -> None:
     )
     sink = doc_sink(api)
     sink.add(item)
+    sink.flush()
     assert sink.reconciled == 1 and sink.uploaded == 0 and api.uploads == 1
     done = ledger.get("d1")
     assert done is not None and done.state is EntryState.DONE and done.result["id"] == api.documents[0]["id"]
@@ -216,6 +220,7 @@ def test_same_file_in_another_document_is_not_a_match() -> None:
     api.upload_source_documents(files=[("d1.pdf", b"hello", "application/pdf")], source="elsewhere")
     sink = doc_sink(api)
     sink.add(document("d1", b"hello"))
+    sink.flush()
     assert sink.uploaded == 1 and sink.reconciled == 0 and len(api.documents) == 2
 
 
@@ -226,6 +231,7 @@ def test_crash_after_pending_before_upload_uploads_once() -> None:
     )
     sink = doc_sink(api)
     sink.add(document("d1", b"hi"))
+    sink.flush()
     assert sink.uploaded == 1 and api.uploads == 1
 
 
@@ -237,6 +243,7 @@ def test_same_name_other_content_is_not_a_match() -> None:
     api.upload_source_documents(files=[("d1.pdf", b"old", "application/pdf")])
     sink = doc_sink(api)
     sink.add(document("d1", b"new"))
+    sink.flush()
     assert sink.uploaded == 1 and len(api.documents) == 2
 
 
@@ -245,6 +252,7 @@ def test_lost_response_is_retried_without_duplicate() -> None:
     api.fail_upload_after_create = [502]  # created server-side, client sees 502
     sink = doc_sink(api)
     sink.add(document("d1", b"x"))
+    sink.flush()
     assert len(api.documents) == 1 and sink.reconciled == 1
 
 
@@ -253,6 +261,7 @@ def test_failed_upload_is_retried() -> None:
     api.fail_upload_before_create = [503, 0]
     sink = doc_sink(api)
     sink.add(document("d1", b"x"))
+    sink.flush()
     assert len(api.documents) == 1 and api.uploads == 3 and sink.uploaded == 1
 
 
@@ -262,6 +271,7 @@ def test_auth_failure_is_not_retried() -> None:
     sink = doc_sink(api)
     with pytest.raises(Exception, match="auth"):
         sink.add(document("d1", b"x"))
+        sink.flush()
     assert api.uploads == 1
 
 
@@ -282,6 +292,7 @@ def test_large_document_spools_to_disk() -> None:
     data = bytes(range(256)) * 20_000  # ~5 MB
     sink = doc_sink(api, spool_max_bytes=64 * 1024)
     sink.add(DocumentItem("big", T0, "big.bin", "application/octet-stream", lambda: io.BytesIO(data)))
+    sink.flush()
     assert api.documents[0]["files"][0]["sha256"] == hashlib.sha256(data).hexdigest()
     assert api.documents[0]["files"][0]["size"] == len(data)
 
@@ -321,6 +332,7 @@ def test_for_context_wiring() -> None:
     sink = DocumentSink.for_context(ctx, namespace="acme/docs", settle=0)
     assert sink.ledger.namespace == "acme/docs" and sink.retrier is not None
     sink.add(document("d1", b"z"))
+    sink.flush()
     assert sink.uploaded == 1
 
 

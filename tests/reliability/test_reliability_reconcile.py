@@ -46,6 +46,7 @@ def test_retried_upload_is_not_matched_with_another_documents_copy(proof_env: Pr
     proof_env.nuntiq.set_faults(script=[502], path_pattern=r"^/v1/source-documents$")
     try:
         sink.add(item)
+        sink.flush()
     finally:
         proof_env.clear_faults()
     documents = _documents(context)
@@ -54,6 +55,7 @@ def test_retried_upload_is_not_matched_with_another_documents_copy(proof_env: Pr
     # A rerun finds the delivery done and sends nothing again.
     again = DocumentSink.for_context(context, namespace="proof.reconcile", policy=FAST, settle=0)
     again.add(item)
+    again.flush()
     assert again.skipped == 1 and len(_documents(context)) == 2
 
 
@@ -69,6 +71,7 @@ def test_upload_lost_after_arrival_is_still_reconciled(proof_env: ProofEnv) -> N
     )
     first = DocumentSink.for_context(context, namespace="proof.reconcile", policy=FAST, settle=0)
     first.add(item)
+    first.flush()
     # Forget "done" (as if the process died after the upload, before marking it).
     row = first.ledger.row_key("k1")
     entry = first.ledger.get("k1")
@@ -78,5 +81,6 @@ def test_upload_lost_after_arrival_is_still_reconciled(proof_env: ProofEnv) -> N
     context.api.put("/v1/custom-data/adapters_delivery_ledger", {"rows": [{"key": row, "value": value}]})
     second = DocumentSink.for_context(context, namespace="proof.reconcile", policy=FAST, settle=0)
     second.add(item)
+    second.flush()
     assert second.reconciled == 1 and second.uploaded == 0
     assert len(_documents(context)) == 1

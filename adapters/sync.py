@@ -191,15 +191,14 @@ def sync(
 ) -> SyncSummary:
     """Run ``source`` into ``sinks`` as one delta run of ``connector_name``/``stream``.
 
-    ``stream`` defaults to ``source.name``; ``lookback`` to the source's ``lookback``
-    attribute (or zero). ``lookback_days`` is the bootstrap window when no cursor is
-    stored (the ``lookback_days`` job param wins; ``None`` = everything). ``metadata`` is
-    merged into the run's metadata and must not contain secrets. ``delta_run`` defaults to
+    ``stream`` defaults to ``source.name``; ``lookback`` to ``source.lookback``.
+    ``lookback_days`` is the bootstrap window when no cursor is stored (the
+    ``lookback_days`` job param wins; ``None`` = everything). ``metadata`` is merged into
+    the run's metadata and must not contain secrets. ``delta_run`` defaults to
     ``lib.delta.delta_run``, imported at call time. ``job_params`` names the connector's
     own job parameters, so near misses of them are refused too (:mod:`adapters.params`).
     ``quarantine`` (from ``Quarantine.for_context``) keeps permanently refused items
-    instead of failing the run on the first one; ``None`` is fail-fast.
-    ``lib.delta.delta_run``, imported at call time. ``run_settings`` default to
+    instead of failing the run on the first one; ``None`` is fail-fast. ``run_settings`` default to
     ``config.run``; ``lease`` and ``budget`` to the stream's lease and the job's budget
     built from them (pass your own to share or observe them).
     """
@@ -218,8 +217,7 @@ def sync(
     days = lookback_days if params.lookback_days is None else params.lookback_days
     settings = run_settings or RunLimits.from_context(context)
     if lookback is None:
-        attr = getattr(source, "lookback", None)
-        lookback = attr if isinstance(attr, timedelta) else timedelta(0)
+        lookback = source.lookback
     bounded_backfill = override is not None and until is not None
     runner = delta_run or _default_delta_run()
     job_budget = budget or budget_of(context) or Budget(settings.time_budget_seconds)

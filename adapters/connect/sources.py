@@ -129,6 +129,9 @@ class ConnectStreamSource:
     def classifier(self) -> Classifier:
         return classify_connect_error
 
+    def close(self) -> None:
+        """Holds nothing: the Connect client is the caller's, shared with other sources."""
+
     def window_end(self) -> datetime:
         """Where an ``UNORDERED`` run's window closes: the *server's* time at the start.
 

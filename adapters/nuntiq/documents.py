@@ -16,8 +16,6 @@ from datetime import datetime, timedelta
 from typing import IO, Any, TypeVar
 
 from adapters.cursor import format_cursor, parse_timestamp
-from adapters.failures import Classifier
-from adapters.nuntiq.classifier import classify_nuntiq_error
 from adapters.nuntiq.retrier import nuntiq_retrier
 from adapters.protocol import Ordering
 from adapters.records import DocumentItem
@@ -73,8 +71,12 @@ class NuntiqDocumentSource:
         return Ordering.CURSOR_ORDERED
 
     @property
-    def classifier(self) -> Classifier:
-        return classify_nuntiq_error
+    def lookback(self) -> timedelta:
+        """Zero: a document's creation time is set once, when it is stored, and never arrives late."""
+        return timedelta(0)
+
+    def close(self) -> None:
+        """Holds nothing of its own (the framework owns ``context.api``)."""
 
     def fetch_since(self, cursor: datetime | None) -> Iterator[DocumentItem]:
         after = format_cursor(cursor - _TICK) if cursor is not None else None

@@ -33,7 +33,6 @@ from typing import Any
 import httpx
 
 from adapters.cursor import CursorError, parse_timestamp
-from adapters.failures import Classifier
 from adapters.http_status import DEFAULT_STATUS_TABLE
 from adapters.protocol import Ordering
 from adapters.records import RecordItem
@@ -102,10 +101,6 @@ class RestSource:
     @property
     def ordering(self) -> Ordering:
         return self.stream.ordering
-
-    @property
-    def classifier(self) -> Classifier:
-        return self.retrier.classifier
 
     def fetch_since(self, cursor: datetime | None) -> Iterator[RecordItem]:
         if self.stream.paginator.walks_cursor:

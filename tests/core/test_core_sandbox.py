@@ -7,6 +7,7 @@ import io
 import json
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from core_fakes import T0, at
 from adapters.cursor import parse_timestamp
 from adapters.ledger import Ledger
 from adapters.nuntiq import NuntiqDocumentSource
-from adapters.protocol import Ordering
+from adapters.protocol import Ordering, Source
 from adapters.records import DocumentItem
 from adapters.retry import RetryPolicy
 from adapters.sinks import DocumentSink, LoadValidationError
@@ -113,16 +114,14 @@ def test_sample_connector_bad_since_override_fails_before_any_call(
 # -- documents ------------------------------------------------------------------------------
 
 
-class Docs:
+class Docs(Source[DocumentItem]):
     name = "docs"
     ordering = Ordering.CURSOR_ORDERED
+    lookback = timedelta(0)
 
     def __init__(self, count: int) -> None:
         self.count = count
 
-    @staticmethod
-    def classifier(exc: BaseException) -> None:
-        return None
 
     def fetch_since(self, cursor: Any) -> Iterator[DocumentItem]:
         for i in range(self.count):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from core_fakes import T0, FakeApi, FakeContext, FakeDelta, document
 
 from adapters.ledger import DeliveryStatus, EntryState, ExactlyOnce, Ledger
 from adapters.nuntiq.classifier import classify_nuntiq_error
-from adapters.protocol import Ordering
+from adapters.protocol import Ordering, Source
 from adapters.records import DocumentItem, RecordItem
 from adapters.retry import Retrier
 from adapters.sinks import DocumentIntegrityError, DocumentSink, LoadSink, LoadValidationError, MappingError
@@ -286,16 +287,14 @@ def test_large_document_spools_to_disk() -> None:
     assert api.documents[0]["files"][0]["size"] == len(data)
 
 
-class DocSource:
+class DocSource(Source[DocumentItem]):
     name = "docs"
     ordering = Ordering.CURSOR_ORDERED
+    lookback = timedelta(0)
 
     def __init__(self, items: list[DocumentItem]) -> None:
         self.items = items
 
-    @staticmethod
-    def classifier(exc: BaseException) -> None:
-        return None
 
     def fetch_since(self, cursor: Any) -> Any:
         return iter(self.items)

@@ -6,6 +6,7 @@ import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from adapters.connect.errors import classify_connect_error
 from adapters.connect.settings import config_json_schema as connect_schema
 from adapters.connect.settings import settings_from_context as connect_settings
 from adapters.params import MAX_LOOKBACK_DAYS, ParamError, read_job_params
-from adapters.protocol import Ordering
+from adapters.protocol import Ordering, Source
 from adapters.retry import Retrier, RetryPolicy
 from adapters.settings import SettingsError
 from adapters.sync import sync
@@ -26,10 +27,10 @@ from adapters.testing import FakeContext
 CONNECT_KEY = "ApiKey SU-000-000-000:typo-test-key"
 
 
-class NeverCalledSource:
+class NeverCalledSource(Source[Any]):
     name = "things"
     ordering = Ordering.CURSOR_ORDERED
-    classifier = staticmethod(lambda exc: None)
+    lookback = timedelta(0)
 
     def __init__(self) -> None:
         self.calls = 0

@@ -102,7 +102,7 @@ class DeliveryRecord:
         company_id: str,
         ledger: Ledger,
         key_of: Callable[[ListedFile], str],
-        retrier: Retrier | None = None,
+        retrier: Retrier,
         table: str = TABLE,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -195,7 +195,7 @@ class DeliveryRecord:
         return format_cursor(self.now())
 
     def _call(self, fn: Callable[[], T], *, step: str) -> T:
-        return self.retrier.call(fn, step=step) if self.retrier is not None else fn()
+        return self.retrier.call(fn, step=step)
 
 
 def _bind(get: Callable[..., Any], path: str, params: Mapping[str, Any]) -> Callable[[], Any]:

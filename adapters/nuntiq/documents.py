@@ -19,7 +19,7 @@ from adapters.cursor import format_cursor, parse_timestamp
 from adapters.nuntiq.retrier import nuntiq_retrier
 from adapters.protocol import Ordering
 from adapters.records import DocumentItem
-from adapters.retry import Retrier, RetryPolicy
+from adapters.retry import Retrier
 from adapters.runtime import ApiLike, ContextLike
 
 __all__ = ["NuntiqDocumentSource"]
@@ -43,7 +43,7 @@ class NuntiqDocumentSource:
         api: ApiLike,
         *,
         name: str = "source_documents",
-        retrier: Retrier | None = None,
+        retrier: Retrier,
         page_size: int = 100,
         document_type: str | None = None,
     ) -> None:
@@ -57,10 +57,10 @@ class NuntiqDocumentSource:
 
     @classmethod
     def for_context(
-        cls, context: ContextLike, *, policy: RetryPolicy | None = None, **options: Any
+        cls, context: ContextLike, **options: Any
     ) -> NuntiqDocumentSource:
-        retrier = nuntiq_retrier(context, policy)
-        return cls(context.api, retrier=retrier, **options)
+        """The usual wiring: ``context.api``, list and download calls retried under ``config.retry``."""
+        return cls(context.api, retrier=nuntiq_retrier(context), **options)
 
     @property
     def name(self) -> str:
@@ -148,7 +148,7 @@ class NuntiqDocumentSource:
         return open_attachment
 
     def _call(self, fn: Callable[[], T], *, step: str) -> T:
-        return self.retrier.call(fn, step=step) if self.retrier is not None else fn()
+        return self.retrier.call(fn, step=step)
 
 
 def _bind(get: Callable[..., Any], path: str, params: Mapping[str, Any]) -> Callable[[], Any]:

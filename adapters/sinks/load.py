@@ -27,7 +27,7 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 from adapters.failures import AdapterError, FailureClass
 from adapters.nuntiq.retrier import nuntiq_retrier
 from adapters.records import DocumentItem, RecordItem
-from adapters.retry import Retrier, RetryPolicy
+from adapters.retry import Retrier
 from adapters.runtime import ContextLike
 from adapters.sinks.base import IsolatedFlush, RecordRefused, Rejection, SinkError
 
@@ -80,7 +80,7 @@ class LoadSink(Generic[ItemT]):
         mapper: Mapper[ItemT],
         *,
         name: str | None = None,
-        retrier: Retrier | None = None,
+        retrier: Retrier,
         fresh_load: Callable[[], LoadLike] | None = None,
     ) -> None:
         self.load = load
@@ -102,7 +102,6 @@ class LoadSink(Generic[ItemT]):
         mapper: Mapper[ItemT],
         *,
         name: str | None = None,
-        policy: RetryPolicy | None = None,
     ) -> LoadSink[ItemT]:
         """The usual wiring: saves retried under the shared policy, retries logged.
 
@@ -110,7 +109,7 @@ class LoadSink(Generic[ItemT]):
         after a transient failure cannot duplicate rows. Fresh Loads for isolating
         rejected rows are built the framework's way, ``type(load)(context)``.
         """
-        retrier = nuntiq_retrier(context, policy)
+        retrier = nuntiq_retrier(context)
         load_type = cast(Callable[[ContextLike], LoadLike], type(load))
         return cls(load, mapper, name=name, retrier=retrier, fresh_load=lambda: load_type(context))
 
@@ -183,10 +182,7 @@ class LoadSink(Generic[ItemT]):
         self._pending.clear()
 
     def _save(self, load: LoadLike) -> None:
-        if self.retrier is not None:
-            self.retrier.call(load.save_all, step=f"save:{self._name}")
-        else:
-            load.save_all()
+        self.retrier.call(load.save_all, step=f"save:{self._name}")
 
     def _bisect(self, items: list[ItemT], reason: str) -> tuple[int, list[Rejection]]:
         """``items`` were rejected together (for ``reason``): save the good ones, name the bad."""

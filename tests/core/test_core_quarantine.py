@@ -29,6 +29,7 @@ from adapters.quarantine import (
     parse_keys,
 )
 from adapters.records import DocumentItem, RecordItem, Refetch, RefusedItem, SourceItem
+from adapters.retry import Retrier
 from adapters.sinks import DocumentSink, LoadSink
 from adapters.sync import sync
 
@@ -80,7 +81,11 @@ def map_row(item: RecordItem, load: FakeLoad) -> Any:
 def load_sink(table: dict[str, dict[str, Any]], calls: list[int] | None = None) -> LoadSink[RecordItem]:
     calls = calls if calls is not None else []
     return LoadSink(
-        FakeLoad(table, calls), map_row, name="suppliers", fresh_load=lambda: FakeLoad(table, calls)
+        FakeLoad(table, calls),
+        map_row,
+        name="suppliers",
+        retrier=Retrier.direct(),
+        fresh_load=lambda: FakeLoad(table, calls),
     )
 
 

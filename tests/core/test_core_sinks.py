@@ -73,7 +73,7 @@ def rec(key: str, **payload: Any) -> RecordItem:
 
 def test_load_sink_buffers_until_flush() -> None:
     load = FakeLoad()
-    sink = LoadSink(load, mapper, name="suppliers")
+    sink = LoadSink(load, mapper, name="suppliers", retrier=Retrier.direct())
     sink.add(rec("S1", name="One"))
     sink.add(rec("S2", name="Two"))
     sink.add(rec("S3", skip=True))
@@ -85,7 +85,7 @@ def test_load_sink_buffers_until_flush() -> None:
 
 @pytest.mark.parametrize("use_rows", [True, False])
 def test_validation_error_names_source_keys_and_fields(use_rows: bool) -> None:
-    sink = LoadSink(FakeLoad(use_rows=use_rows), mapper, name="suppliers")
+    sink = LoadSink(FakeLoad(use_rows=use_rows), mapper, name="suppliers", retrier=Retrier.direct())
     sink.add(rec("S1", name="One"))
     sink.add(rec("S2"))
     sink.add(rec("S3", name="Three"))
@@ -97,7 +97,7 @@ def test_validation_error_names_source_keys_and_fields(use_rows: bool) -> None:
 
 
 def test_mapping_error_names_the_record() -> None:
-    sink = LoadSink(FakeLoad(), mapper, name="suppliers")
+    sink = LoadSink(FakeLoad(), mapper, name="suppliers", retrier=Retrier.direct())
     with pytest.raises(MappingError, match=r"'bad-one'.*KeyError"):
         sink.add(RecordItem(key="bad-one", cursor=T0, payload={"oops": 1}))
 
@@ -330,7 +330,7 @@ def test_row_sink_upserts_on_flush() -> None:
     from adapters.sinks import RowSink
 
     api = FakeApi()
-    sink = RowSink(api, "rates", value=lambda item: item.as_mapping()["rate"])
+    sink = RowSink(api, "rates", value=lambda item: item.as_mapping()["rate"], retrier=Retrier.direct())
     sink.add(RecordItem("EUR", T0, {"rate": 1.0}))
     sink.add(RecordItem("USD", T0, {"rate": 1.1}))
     sink.add(RecordItem("USD", T0, {"rate": 1.2}))

@@ -18,6 +18,7 @@ from typing import IO
 
 from adapters.codat.upload import CodatUploader, UploadFile, UploadResult
 from adapters.records import DocumentItem
+from adapters.sinks.base import SinkCounts
 
 _CHUNK = 256 * 1024
 
@@ -52,6 +53,16 @@ class CodatUploadSink:
     @property
     def skipped(self) -> int:
         return len(self.result.skipped) + len(self.result.rejected)
+
+    @property
+    def counts(self) -> SinkCounts:
+        """Sent now is written; delivered before or reconciled is already present; refused is rejected."""
+        result = self.result
+        return SinkCounts(
+            written=len(result.uploaded),
+            already_present=len(result.skipped) + len(result.reconciled),
+            rejected=len(result.rejected),
+        )
 
     def add(self, item: DocumentItem) -> None:
         self._counter += 1

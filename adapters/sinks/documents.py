@@ -33,7 +33,7 @@ from adapters.nuntiq.retrier import nuntiq_retrier
 from adapters.records import DocumentItem
 from adapters.retry import Retrier, RetryPolicy
 from adapters.runtime import ApiLike, ContextLike
-from adapters.sinks.base import SinkError
+from adapters.sinks.base import SinkCounts, SinkError
 
 __all__ = ["DELIVERY_FIELD", "DocumentIntegrityError", "DocumentSink"]
 
@@ -109,6 +109,11 @@ class DocumentSink:
     @property
     def skipped(self) -> int:
         return self._skipped
+
+    @property
+    def counts(self) -> SinkCounts:
+        """Uploaded now is written; a done mark or a reconciled upload is already present."""
+        return SinkCounts(written=self.uploaded, already_present=self._skipped + self.reconciled)
 
     def add(self, item: DocumentItem) -> None:
         delivery = self.ledger.row_key(item.key)

@@ -29,7 +29,7 @@ from adapters.nuntiq.retrier import nuntiq_retrier
 from adapters.records import DocumentItem, RecordItem
 from adapters.retry import Retrier
 from adapters.runtime import ContextLike
-from adapters.sinks.base import IsolatedFlush, RecordRefused, Rejection, SinkError
+from adapters.sinks.base import IsolatedFlush, RecordRefused, Rejection, SinkCounts, SinkError
 
 __all__ = ["LoadLike", "LoadSink", "LoadValidationError", "MappingError"]
 
@@ -91,7 +91,8 @@ class LoadSink(Generic[ItemT]):
         self._pending: list[tuple[ItemT, Any]] = []  # (source item, entity)
         #: save_all() calls spent finding rejected rows (for summaries and tests)
         self.isolation_saves = 0
-        self._skipped = 0
+        self._filtered = 0
+        self._rejected = 0
         self.written = 0
 
     @classmethod
@@ -122,21 +123,24 @@ class LoadSink(Generic[ItemT]):
         return len(self._pending)
 
     @property
-    def skipped(self) -> int:
-        return self._skipped
+    def counts(self) -> SinkCounts:
+        """Loads upsert by natural key, so a row already there counts as written."""
+        return SinkCounts(written=self.written, filtered=self._filtered, rejected=self._rejected)
 
     def add(self, item: ItemT) -> None:
         try:
             entity = self.mapper(item, self.load)
         except SinkError:
+            self._rejected += 1
             raise
         except Exception as exc:
+            self._rejected += 1
             raise MappingError(
                 f"{self._name}: cannot map source record {item.key!r}: {type(exc).__name__}: {exc}",
                 key=item.key,
             ) from exc
         if entity is None:
-            self._skipped += 1
+            self._filtered += 1
             return
         self._pending.append((item, entity))
 
@@ -176,6 +180,7 @@ class LoadSink(Generic[ItemT]):
             written, rejected = len(items), []
         self._pending.clear()
         self.written += written
+        self._rejected += len(rejected)
         return IsolatedFlush(written, rejected)
 
     def close(self) -> None:

@@ -16,7 +16,7 @@ from adapters.nuntiq.retrier import nuntiq_retrier
 from adapters.records import RecordItem
 from adapters.retry import Retrier
 from adapters.runtime import ApiLike, ContextLike
-from adapters.sinks.base import SinkError
+from adapters.sinks.base import SinkCounts, SinkError
 
 __all__ = ["RowSink"]
 
@@ -52,6 +52,7 @@ class RowSink:
         self.retrier = retrier
         self._rows: dict[str, Any] = {}  # last write per key wins, as in the table
         self._added = 0
+        self._rejected = 0
         self.written = 0
 
     @classmethod
@@ -80,16 +81,19 @@ class RowSink:
         return self._added
 
     @property
-    def skipped(self) -> int:
-        return 0
+    def counts(self) -> SinkCounts:
+        """A put upserts, so a row already there counts as written."""
+        return SinkCounts(written=self.written, rejected=self._rejected)
 
     def add(self, item: RecordItem) -> None:
         row_key = self.key(item) if self.key is not None else item.key
         if not row_key or len(row_key) > 512:
+            self._rejected += 1
             raise SinkError(f"{self._name}: record {item.key!r} has no usable row key ({row_key!r})")
         try:
             self._rows[row_key] = self.value(item)
         except Exception as exc:
+            self._rejected += 1
             raise SinkError(f"{self._name}: cannot build the row for record {item.key!r}: {exc}") from exc
         self._added += 1
 

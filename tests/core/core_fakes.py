@@ -16,6 +16,7 @@ from typing import Any
 
 from adapters.protocol import Ordering
 from adapters.records import DocumentItem, RecordItem
+from adapters.sinks.base import SinkCounts
 from adapters.testing import InMemoryRun
 from sandbox.testing import RecordingLogger
 
@@ -250,8 +251,8 @@ class ListSink:
         return len(self.buffer)
 
     @property
-    def skipped(self) -> int:
-        return 0
+    def counts(self) -> SinkCounts:
+        return SinkCounts(written=len(self.durable))
 
     def add(self, item: RecordItem) -> None:
         self.buffer.append(item.key)

@@ -15,7 +15,14 @@ from adapters.nuntiq.classifier import classify_nuntiq_error
 from adapters.protocol import Ordering, Source
 from adapters.records import DocumentItem, RecordItem
 from adapters.retry import Retrier
-from adapters.sinks import DocumentIntegrityError, DocumentSink, LoadSink, LoadValidationError, MappingError
+from adapters.sinks import (
+    DocumentIntegrityError,
+    DocumentSink,
+    LoadSink,
+    LoadValidationError,
+    MappingError,
+    SinkCounts,
+)
 from adapters.sinks.documents import DELIVERY_FIELD
 from adapters.sync import sync
 
@@ -77,7 +84,7 @@ def test_load_sink_buffers_until_flush() -> None:
     sink.add(rec("S1", name="One"))
     sink.add(rec("S2", name="Two"))
     sink.add(rec("S3", skip=True))
-    assert sink.pending == 2 and load.saves == 0 and sink.skipped == 1
+    assert sink.pending == 2 and load.saves == 0 and sink.counts.filtered == 1
     assert sink.flush() == 2 and sink.pending == 0 and sink.written == 2
     assert [s["number"] for s in load.saved] == ["S1", "S2"]
     assert sink.flush() == 0 and load.saves == 1
@@ -311,8 +318,10 @@ def test_document_sync_through_driver() -> None:
     again = sync(
         ctx, DocSource(items), doc_sink(api), connector_name="c", delta_run=delta, lookback_days=None
     )
-    assert summary.written == {"source_documents": 3} and summary.skipped == {"source_documents": 0}
-    assert again.skipped == {"source_documents": 3} and len(api.documents) == 3
+    assert summary.written == {"source_documents": 3}
+    assert summary.sinks["source_documents"] == SinkCounts(written=3)
+    assert again.written == {"source_documents": 0} and len(api.documents) == 3
+    assert again.sinks["source_documents"] == SinkCounts(already_present=3)
 
 
 def test_for_context_wiring() -> None:

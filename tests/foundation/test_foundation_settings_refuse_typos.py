@@ -21,6 +21,7 @@ from adapters.params import MAX_LOOKBACK_DAYS, ParamError, read_job_params
 from adapters.protocol import Ordering, Source
 from adapters.retry import Retrier, RetryPolicy
 from adapters.settings import SettingsError
+from adapters.sinks.base import SinkCounts
 from adapters.sync import sync
 from adapters.testing import FakeContext
 
@@ -54,7 +55,7 @@ class CountingDelta:
 class NullSink:
     name = "null"
     pending = 0
-    skipped = 0
+    counts = SinkCounts()
 
     def add(self, item: Any) -> None:
         raise AssertionError("nothing should reach the sink")

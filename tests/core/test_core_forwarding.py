@@ -129,3 +129,29 @@ def test_wrappers_of_wrappers_keep_the_members_and_their_own_state() -> None:
     assert [i.key for i in outer.refetch([Refetch("q", None)])] == ["q"]  # type: ignore[attr-defined]
     assert seen == [["q"]]  # the refetched items were prefetched too
     assert outer.batch_size == 500 and outer.source.source is inner  # type: ignore[attr-defined]
+
+
+def test_the_readme_wrapper_example_is_a_complete_source() -> None:
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### The source protocol", 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, flags=re.S)
+    assert match, "the section shows a wrapper"
+    namespace: dict[str, Any] = {"ForwardingSource": ForwardingSource, "RecordItem": RecordItem}
+    exec(match.group(1), namespace)
+
+    class Suppliers(Source[RecordItem]):
+        name = "suppliers"
+        ordering = Ordering.CURSOR_ORDERED
+        lookback = timedelta(minutes=1)
+
+        def fetch_since(self, since: datetime | None, /) -> Iterator[RecordItem]:
+            yield RecordItem("on", T0, {"active": True})
+            yield RecordItem("off", T0, {"active": False})
+
+    wrapped = namespace["ActiveOnly"](Suppliers())
+    assert isinstance(wrapped, Source) and not isinstance(wrapped, Refetchable)
+    assert [i.key for i in wrapped.fetch_since(None)] == ["on"]
+    assert wrapped.lookback == timedelta(minutes=1)

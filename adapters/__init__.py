@@ -1,6 +1,6 @@
 """nuntiq-adapters: source adapters for connectors in the Nuntiq connector framework.
 
-Every source implements one verb, ``fetch_since(cursor)`` (see :mod:`adapters.protocol`);
+Every source implements one verb, ``fetch_since(since)`` (see :mod:`adapters.protocol`);
 the sync driver, the retry policy and the sinks are shared by all of them.
 """
 

@@ -141,7 +141,7 @@ class RunLease:
         scope: str = "scheduled",
         run_id: str | None = None,
         started_by: str = "",
-        retrier: Retrier | None = None,
+        retrier: Retrier,
         clock: ServerClock | None = None,
         logger: LoggerLike | None = None,
         monotonic: Callable[[], float] = time.monotonic,
@@ -306,7 +306,7 @@ class RunLease:
         raise LeaseLost(self._lost)
 
     def _call(self, fn: Callable[[], T], *, step: str) -> T:
-        return self.retrier.call(fn, step=step) if self.retrier is not None else fn()
+        return self.retrier.call(fn, step=step)
 
 
 def _bind(get: Callable[..., Any], params: Mapping[str, Any]) -> Callable[[], Any]:

@@ -7,27 +7,25 @@ length. :class:`Prefetching` wraps any source: it reads up to ``batch_size`` ite
 the whole batch to ``prefetch`` (which can resolve every key it needs in one call and
 cache the answers), then yields the items unchanged and in order. The sync driver sees
 the same items in the same order, so cursor ordering and the watermark are unaffected;
-memory grows by one batch of items at most. A wrapped source's ``refetch`` (quarantined
-items fetched again) is forwarded and prefetched the same way; refusals are passed on
-without being prefetched.
+memory grows by one batch of items at most. Every member of the source protocols is forwarded by
+:class:`~adapters.forwarding.ForwardingSource`; a wrapped source's ``refetch``
+(quarantined items fetched again) is prefetched the same way, and refusals are passed
+on without being prefetched.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-from adapters.failures import Classifier
-from adapters.protocol import Ordering, Refetchable, Source
-from adapters.records import DocumentItem, RecordItem, Refetch, RefusedItem, SourceItem
+from adapters.forwarding import ForwardingSource, ItemT
+from adapters.protocol import Source
+from adapters.records import RefusedItem
 
 __all__ = ["Prefetching"]
 
-ItemT = TypeVar("ItemT", RecordItem, DocumentItem, RecordItem | DocumentItem)
 
-
-class Prefetching(Generic[ItemT]):
+class Prefetching(ForwardingSource[ItemT]):
     """A :class:`~adapters.protocol.Source` that calls ``prefetch(batch)`` before yielding each batch."""
 
     def __init__(
@@ -39,38 +37,12 @@ class Prefetching(Generic[ItemT]):
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        self.source: Source[ItemT] = source
+        super().__init__(source)
         self.prefetch: Callable[[Sequence[ItemT]], None] = prefetch
         self.batch_size = batch_size
 
-    @property
-    def name(self) -> str:
-        return self.source.name
-
-    @property
-    def ordering(self) -> Ordering:
-        return self.source.ordering
-
-    @property
-    def classifier(self) -> Classifier:
-        return self.source.classifier
-
-    @property
-    def lookback(self) -> timedelta | None:
-        """The wrapped source's lookback, which the sync driver subtracts from the cursor."""
-        value = getattr(self.source, "lookback", None)
-        return value if isinstance(value, timedelta) else None
-
-    def fetch_since(self, cursor: datetime | None) -> Iterator[ItemT]:
-        return self._batched(self.source.fetch_since(cursor))
-
-    def refetch(self, wanted: Sequence[Refetch]) -> Iterator[SourceItem]:
-        """The wrapped source's ``refetch``, prefetched; nothing when it has none."""
-        if not isinstance(self.source, Refetchable):
-            return iter(())
-        return self._batched(self.source.refetch(wanted))
-
-    def _batched(self, items: Iterator[Any]) -> Iterator[Any]:
+    def wrap(self, items: Iterator[Any]) -> Iterator[Any]:
+        """The items in batches, each prefetched (refusals left out of it) before it is yielded."""
         batch: list[Any] = []
         try:
             for item in items:

@@ -9,11 +9,10 @@ durably written items only.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol, TypeVar, runtime_checkable
 
-from adapters.failures import Classifier
 from adapters.records import DocumentItem, RecordItem, Refetch, SourceItem
 
 ItemT_co = TypeVar("ItemT_co", RecordItem, DocumentItem, RecordItem | DocumentItem, covariant=True)
@@ -34,9 +33,23 @@ class Ordering(StrEnum):
 class Source(Protocol[ItemT_co]):
     """A source of items, read lazily page by page.
 
-    ``fetch_since(None)`` means "everything the source holds"; otherwise the bound is
-    inclusive: an item whose cursor equals the bound is yielded again, which every
-    sink tolerates because sinks are idempotent.
+    These are the members the sync driver reads, and nothing else: a wrapper that
+    forwards them (:class:`adapters.forwarding.ForwardingSource`) is a complete source.
+    How a source classifies its failures is its retrier's business, not the driver's,
+    so no classifier is part of the contract.
+
+    ``fetch_since(since)`` yields what changed at or after ``since``, the lower bound the
+    driver resolved for this run (``None`` means "everything the source holds"). The bound
+    is inclusive: an item whose cursor equals it is yielded again, which every sink
+    tolerates because sinks are idempotent. A source reads from the bound it is given and
+    keeps no bound of its own; the driver alone decides it (stored cursor, overrides,
+    lookback). The parameter is positional, so implementations may name it as they like.
+
+    ``close()`` releases what the source holds (an HTTP client, downloaded archives). The
+    code that built the source calls it, typically through a ``with`` block, once it has
+    run every sync it wants from it; the driver never does, so one source can serve
+    several syncs. A source that holds nothing implements it as a no-op; classes that
+    derive from ``Source`` explicitly inherit that no-op.
     """
 
     @property
@@ -45,14 +58,24 @@ class Source(Protocol[ItemT_co]):
         ...
 
     @property
-    def ordering(self) -> Ordering: ...
-
-    @property
-    def classifier(self) -> Classifier:
-        """Maps this source's exceptions to failure classes for the retry policy."""
+    def ordering(self) -> Ordering:
+        """What the driver may assume about the order of items (see :class:`Ordering`)."""
         ...
 
-    def fetch_since(self, cursor: datetime | None) -> Iterator[ItemT_co]: ...
+    @property
+    def lookback(self) -> timedelta:
+        """How far before the stored cursor the next run starts, to catch late-committed items.
+
+        Zero when the source's cursor values never arrive late. A ``lookback`` argument
+        to :func:`adapters.sync.sync` wins over it.
+        """
+        ...
+
+    def fetch_since(self, since: datetime | None, /) -> Iterator[ItemT_co]: ...
+
+    def close(self) -> None:
+        """Release what the source holds; the default holds nothing."""
+        return None
 
 
 @runtime_checkable
@@ -81,8 +104,8 @@ class Settling(Protocol):
     below ``c`` that this fetch will ever yield has already been yielded (``None``: no such
     bound yet). An ``UNORDERED`` source announces it at partition boundaries (a finished
     day, company or time window), which lets the sync driver checkpoint and stop at its
-    time budget with that much committed instead of nothing. Wrappers that forward
-    ``fetch_since`` should forward this too.
+    time budget with that much committed instead of nothing. Wrappers derived from
+    :class:`adapters.forwarding.ForwardingSource` forward it when the wrapped source has it.
     """
 
     def settled_cursor(self) -> datetime | None: ...

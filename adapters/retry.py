@@ -119,6 +119,14 @@ class _CallState:
 default_sleep: Callable[[float], None] = time.sleep
 
 
+def _classifies_nothing(exc: BaseException) -> Failure | None:
+    return None
+
+
+def _no_wait(seconds: float) -> None:
+    return None
+
+
 class Retrier:
     """Runs calls to one source under :class:`RetryPolicy`.
 
@@ -145,6 +153,26 @@ class Retrier:
         self._sleep = sleep if sleep is not None else default_sleep
         self._clock = clock
         self._rand = rand
+
+    @classmethod
+    def for_context(cls, context: ContextLike, classifier: Classifier, *, source: str) -> Retrier:
+        """The usual wiring: ``classifier`` under the job's ``config.retry``, retries logged to the job.
+
+        Every retrier a connector uses comes from here (directly or through a
+        ``for_context`` of the source or sink that owns it), so ``config.retry`` and the
+        job's time budget shape every retry; bad retry settings are refused before any call.
+        """
+        return cls(classifier, source=source, logger=context.logger, policy=RetryPolicy.from_context(context))
+
+    @classmethod
+    def direct(cls, source: str = "direct") -> Retrier:
+        """A retrier that calls once and never waits: exceptions pass through unchanged.
+
+        For code that is handed a retrier but must not retry (unit tests of a sink or a
+        source, a call already retried by its caller), instead of an optional retrier
+        and a branch for its absence in every user.
+        """
+        return cls(_classifies_nothing, source=source, policy=RetryPolicy(max_attempts=1), sleep=_no_wait)
 
     def call(self, fn: Callable[[], T], *, step: str) -> T:
         """Call ``fn()`` until it succeeds, a non-retryable failure occurs, or a cap is hit.

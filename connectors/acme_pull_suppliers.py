@@ -54,7 +54,7 @@ def map_supplier(item: RecordItem, load: Any) -> Any:
 def run(context: Any) -> dict[str, Any]:
     connector_name = require_config(context, "connector_name")
     stream = suppliers_stream(int(context.get_config("page_size", 200)))
-    with RestSource.from_context(context, stream, base_url=require_config(context, "api_url")) as source:
+    with RestSource.for_context(context, stream, base_url=require_config(context, "api_url")) as source:
         sink = LoadSink.for_context(context, SupplierLoad(context), map_supplier, name="suppliers")
         meta = {"schema_version": SCHEMA_VERSION}
         summary = sync(context, source, sink, connector_name=connector_name, metadata=meta)

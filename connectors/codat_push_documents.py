@@ -24,13 +24,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import asdict
-from datetime import datetime
 from typing import Any
 
 from adapters.codat import client_from_context, settings_from_context, upload_sink
-from adapters.failures import Classifier
+from adapters.forwarding import ForwardingSource
 from adapters.nuntiq.documents import NuntiqDocumentSource
-from adapters.protocol import Ordering
 from adapters.records import DocumentItem
 from adapters.runtime import require_config
 from adapters.sync import sync
@@ -38,27 +36,15 @@ from adapters.sync import sync
 STREAM = "source_documents_to_codat"
 
 
-class NotFromCodat:
+class NotFromCodat(ForwardingSource[DocumentItem]):
     """Wraps the Nuntiq document source, dropping documents the Codat pull created."""
 
     def __init__(self, inner: NuntiqDocumentSource) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.dropped = 0
 
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def ordering(self) -> Ordering:
-        return self.inner.ordering
-
-    @property
-    def classifier(self) -> Classifier:
-        return self.inner.classifier
-
-    def fetch_since(self, cursor: datetime | None) -> Iterator[DocumentItem]:
-        for item in self.inner.fetch_since(cursor):
+    def wrap(self, items: Iterator[Any]) -> Iterator[Any]:
+        for item in items:
             properties = item.metadata.get("properties") or {}
             if properties.get("source") == "codat":
                 self.dropped += 1

@@ -21,7 +21,6 @@ from typing import Any
 from adapters.connect import BillingBatchFilesSource, client_from_context, settings_from_context
 from adapters.quarantine import Quarantine
 from adapters.records import DocumentItem
-from adapters.retry import RetryPolicy
 from adapters.runtime import require_config
 from adapters.sinks import DocumentSink
 from adapters.sync import sync
@@ -41,11 +40,8 @@ def upload_fields(item: DocumentItem) -> Mapping[str, Any]:
 def run(context: Any) -> dict[str, Any]:
     connector_name = require_config(context, "connector_name")
     settings = settings_from_context(context)
-    policy = RetryPolicy.from_context(context)  # config.retry, checked before any call
     client = client_from_context(context, settings)
-    source = BillingBatchFilesSource(
-        client, logger=context.logger, policy=policy, **settings.source_options()
-    )
+    source = BillingBatchFilesSource.for_context(context, client, settings)  # config.retry checked here
     sink = DocumentSink.for_context(context, namespace=f"{connector_name}.{STREAM}", fields=upload_fields)
     quarantine = Quarantine.for_context(context, connector_name=connector_name)
     summary = sync(context, source, sink, connector_name=connector_name, stream=STREAM, quarantine=quarantine)

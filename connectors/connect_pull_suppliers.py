@@ -28,7 +28,6 @@ from adapters.connect import ListingsSource, PartnerDirectory, client_from_conte
 from adapters.prefetch import Prefetching
 from adapters.quarantine import Quarantine
 from adapters.records import RecordItem
-from adapters.retry import RetryPolicy
 from adapters.runtime import require_config
 from adapters.sinks import LoadSink
 from adapters.sync import sync
@@ -142,11 +141,10 @@ class VendorMapper:
 def run(context: Any) -> dict[str, Any]:
     connector_name = require_config(context, "connector_name")
     settings = settings_from_context(context)
-    policy = RetryPolicy.from_context(context)  # config.retry, checked before any call
     client = client_from_context(context, settings)
-    partners = PartnerDirectory(client, logger=context.logger, policy=policy)
+    partners = PartnerDirectory.for_context(context, client)  # config.retry checked here, before any call
     source = Prefetching(
-        ListingsSource(client, logger=context.logger, policy=policy, **settings.source_options()),
+        ListingsSource.for_context(context, client, settings),
         lambda listings: partners.prefetch(vendor_ids(listings)),
         # a page of listings per batch: its vendors fill the in(id,...) chunks best
         batch_size=settings.page_size,

@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from adapters.cursor import CursorError, parse_timestamp
-from adapters.failures import Failure
-from adapters.protocol import Ordering
+from adapters.protocol import Ordering, Source
 from adapters.quarantine import Quarantine
 from adapters.records import RecordItem, Refetch, RefusedItem, SourceItem
 from adapters.sinks import LoadSink
@@ -49,7 +48,7 @@ def resolve_path(value: str) -> Path:
     return REPO_ROOT / path
 
 
-class SupplierFileSource:
+class SupplierFileSource(Source[RecordItem]):
     """Suppliers from a JSON export, filtered by ``updated_at`` like an ``updated_after`` query.
 
     The export is in no particular order, hence ``UNORDERED``: the cursor only moves when
@@ -58,13 +57,11 @@ class SupplierFileSource:
 
     name = STREAM_NAME
     ordering = Ordering.UNORDERED
+    lookback = timedelta(0)
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    @staticmethod
-    def classifier(exc: BaseException) -> Failure | None:
-        return None  # a local file: any error is a real error
 
     def _rows(self) -> list[Any]:
         data = json.loads(self.path.read_text(encoding="utf-8"))

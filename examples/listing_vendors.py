@@ -1,7 +1,6 @@
 """The README's twenty-line connector: vendors on Connect listings become Nuntiq suppliers."""
 
 from adapters.connect import ListingsSource, client_from_context, settings_from_context
-from adapters.retry import RetryPolicy
 from adapters.sinks import LoadSink
 from adapters.sync import sync
 from lib.objects.supplier import SupplierLoad
@@ -17,7 +16,6 @@ def map_vendor(item, load):  # one Connect listing -> its vendor as a Nuntiq sup
 def run(context):
     settings = settings_from_context(context)  # connect_* keys; typos refused before any call
     client = client_from_context(context, settings)
-    policy = RetryPolicy.from_context(context)  # config.retry
-    source = ListingsSource(client, logger=context.logger, policy=policy, **settings.source_options())
+    source = ListingsSource.for_context(context, client, settings)  # config.retry, logger, page size
     sink = LoadSink.for_context(context, SupplierLoad(context), map_vendor)
     return sync(context, source, sink, connector_name=context.get_config("connector_name")).as_dict()

@@ -95,7 +95,7 @@ class DeliveryRecord:
         company_id: str,
         ledger: Ledger,
         key_of: Callable[[ListedFile], str],
-        retrier: Retrier | None = None,
+        retrier: Retrier,
         table: str = TABLE,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -106,7 +106,7 @@ class DeliveryRecord:
         self.store = NuntiqCustomData(
             api,
             table,
-            retrier=retrier or ledger.retrier,
+            retrier=retrier,
             read_step="codat.delivered_read",
             write_step="codat.delivered_write",
         )

@@ -23,6 +23,7 @@ from pathlib import Path
 from adapters.codat.upload import CodatUploader, UploadFile, UploadResult
 from adapters.delivery import RunGuard, Spooled, spool
 from adapters.records import DocumentItem
+from adapters.sinks.base import SinkCounts
 
 #: how much of one file is spooled in memory before the spool moves to disk
 SPOOL_MEMORY = 256 * 1024
@@ -65,6 +66,16 @@ class CodatUploadSink:
     @property
     def skipped(self) -> int:
         return len(self.result.skipped) + len(self.result.rejected)
+
+    @property
+    def counts(self) -> SinkCounts:
+        """Sent now is written; delivered before or reconciled is already present; refused is rejected."""
+        result = self.result
+        return SinkCounts(
+            written=len(result.uploaded),
+            already_present=len(result.skipped) + len(result.reconciled),
+            rejected=len(result.rejected),
+        )
 
     def add(self, item: DocumentItem) -> None:
         if any(queued.key == item.key for queued, _ in self._buffer):

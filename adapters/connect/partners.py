@@ -17,7 +17,7 @@ from connect.client import ConnectClient, R
 from adapters.connect.errors import classify_connect_error
 from adapters.failures import AdapterError, FailureClass
 from adapters.retry import Retrier, RetryPolicy
-from adapters.runtime import LoggerLike
+from adapters.runtime import ContextLike, LoggerLike
 
 __all__ = ["PREFETCH_CHUNK", "PartnerDirectory"]
 
@@ -42,6 +42,11 @@ class PartnerDirectory:
         )
         self._cache: dict[str, dict[str, Any] | None] = {}
         self.requests_made = 0
+
+    @classmethod
+    def for_context(cls, context: ContextLike, client: ConnectClient) -> PartnerDirectory:
+        """The usual wiring: lookups retried under ``config.retry``, logged to the job."""
+        return cls(client, logger=context.logger, policy=RetryPolicy.from_context(context))
 
     def get(self, partner_id: str) -> dict[str, Any] | None:
         if partner_id in self._cache:

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 from connect.client import ClientError, ConnectClient, R
 
@@ -26,7 +26,10 @@ from adapters.failures import AdapterError, Classifier, Failure, FailureClass
 from adapters.protocol import Ordering
 from adapters.records import RecordItem, Refetch
 from adapters.retry import Retrier, RetryPolicy
-from adapters.runtime import LoggerLike
+from adapters.runtime import ContextLike, LoggerLike
+
+if TYPE_CHECKING:
+    from adapters.connect.settings import ConnectSettings
 
 __all__ = [
     "BillingBatchesSource",
@@ -117,6 +120,22 @@ class ConnectStreamSource:
         #: read by the sync driver: subtracted from the stored cursor before the next run
         self.lookback = lookback
 
+    @classmethod
+    def for_context(
+        cls, context: ContextLike, client: ConnectClient, settings: ConnectSettings, **options: Any
+    ) -> Self:
+        """The usual wiring: ``config.retry``, the job's logger and the ``connect_*`` settings.
+
+        ``options`` are the subclass's own arguments (a folder, known hashes, a filter).
+        """
+        return cls(
+            client,
+            logger=context.logger,
+            policy=RetryPolicy.from_context(context),
+            **settings.source_options(),
+            **options,
+        )
+
     @property
     def name(self) -> str:
         return self.spec.name
@@ -128,6 +147,9 @@ class ConnectStreamSource:
     @property
     def classifier(self) -> Classifier:
         return classify_connect_error
+
+    def close(self) -> None:
+        """Holds nothing: the Connect client is the caller's, shared with other sources."""
 
     def window_end(self) -> datetime:
         """Where an ``UNORDERED`` run's window closes: the *server's* time at the start.

@@ -16,12 +16,10 @@ from datetime import datetime, timedelta
 from typing import IO, Any, TypeVar
 
 from adapters.cursor import format_cursor, parse_timestamp
-from adapters.failures import Classifier
-from adapters.nuntiq.classifier import classify_nuntiq_error
 from adapters.nuntiq.retrier import nuntiq_retrier
 from adapters.protocol import Ordering
 from adapters.records import DocumentItem
-from adapters.retry import Retrier, RetryPolicy
+from adapters.retry import Retrier
 from adapters.runtime import ApiLike, ContextLike
 
 __all__ = ["NuntiqDocumentSource"]
@@ -45,7 +43,7 @@ class NuntiqDocumentSource:
         api: ApiLike,
         *,
         name: str = "source_documents",
-        retrier: Retrier | None = None,
+        retrier: Retrier,
         page_size: int = 100,
         document_type: str | None = None,
     ) -> None:
@@ -59,10 +57,10 @@ class NuntiqDocumentSource:
 
     @classmethod
     def for_context(
-        cls, context: ContextLike, *, policy: RetryPolicy | None = None, **options: Any
+        cls, context: ContextLike, **options: Any
     ) -> NuntiqDocumentSource:
-        retrier = nuntiq_retrier(context, policy)
-        return cls(context.api, retrier=retrier, **options)
+        """The usual wiring: ``context.api``, list and download calls retried under ``config.retry``."""
+        return cls(context.api, retrier=nuntiq_retrier(context), **options)
 
     @property
     def name(self) -> str:
@@ -73,8 +71,12 @@ class NuntiqDocumentSource:
         return Ordering.CURSOR_ORDERED
 
     @property
-    def classifier(self) -> Classifier:
-        return classify_nuntiq_error
+    def lookback(self) -> timedelta:
+        """Zero: a document's creation time is set once, when it is stored, and never arrives late."""
+        return timedelta(0)
+
+    def close(self) -> None:
+        """Holds nothing of its own (the framework owns ``context.api``)."""
 
     def fetch_since(self, cursor: datetime | None) -> Iterator[DocumentItem]:
         after = format_cursor(cursor - _TICK) if cursor is not None else None
@@ -146,7 +148,7 @@ class NuntiqDocumentSource:
         return open_attachment
 
     def _call(self, fn: Callable[[], T], *, step: str) -> T:
-        return self.retrier.call(fn, step=step) if self.retrier is not None else fn()
+        return self.retrier.call(fn, step=step)
 
 
 def _bind(get: Callable[..., Any], path: str, params: Mapping[str, Any]) -> Callable[[], Any]:

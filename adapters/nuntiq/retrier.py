@@ -8,10 +8,7 @@ from adapters.runtime import ContextLike
 
 
 def nuntiq_retrier(context: ContextLike, policy: RetryPolicy | None = None) -> Retrier:
-    """Nuntiq's classifier under ``policy`` (default: the job's ``config.retry``), logged to the job."""
-    return Retrier(
-        classify_nuntiq_error,
-        source="nuntiq",
-        logger=context.logger,
-        policy=policy or RetryPolicy.from_context(context),
-    )
+    """Nuntiq's classifier under the job's ``config.retry`` (or ``policy``), logged to the job."""
+    if policy is None:
+        return Retrier.for_context(context, classify_nuntiq_error, source="nuntiq")
+    return Retrier(classify_nuntiq_error, source="nuntiq", logger=context.logger, policy=policy)

@@ -11,7 +11,7 @@
         since_param="updated_after", auth=BearerToken("acme_token"),
         paginator=PageNumber(size=200, next_field="next_page"),
     )
-    source = RestSource.from_context(context, stream, base_url=require_config(context, "api_url"))
+    source = RestSource.for_context(context, stream, base_url=require_config(context, "api_url"))
 """
 
 from adapters.rest.auth import ApiKeyHeader, Auth, BasicAuth, BearerToken, NoAuth

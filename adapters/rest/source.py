@@ -33,7 +33,6 @@ from typing import Any
 import httpx
 
 from adapters.cursor import CursorError, parse_timestamp
-from adapters.failures import Classifier
 from adapters.http_status import DEFAULT_STATUS_TABLE
 from adapters.protocol import Ordering
 from adapters.records import RecordItem
@@ -41,7 +40,7 @@ from adapters.rest.errors import RestPageError, RestRecordError, UnstableListing
 from adapters.rest.fields import MISSING, get_path
 from adapters.rest.paging import Page, PageRequest, format_query_time
 from adapters.rest.stream import RestStream
-from adapters.retry import Retrier, RetryPolicy
+from adapters.retry import Retrier
 from adapters.runtime import ContextLike, LoggerLike
 
 __all__ = ["RestSource"]
@@ -77,17 +76,16 @@ class RestSource:
         self.passes_read = 0
 
     @classmethod
-    def from_context(cls, context: ContextLike, stream: RestStream, *, base_url: str) -> RestSource:
+    def for_context(cls, context: ContextLike, stream: RestStream, *, base_url: str) -> RestSource:
         """The usual wiring: secrets from the context, ``config.retry``, the job's logger.
 
         Bad retry settings and missing secrets are refused here, before any call.
         """
-        policy = RetryPolicy.from_context(context)
-        auth = stream.auth.build(context)
         classifier = make_rest_classifier(
             stream.name, DEFAULT_STATUS_TABLE.with_overrides(stream.status_overrides), stream.auth.hint
         )
-        retrier = Retrier(classifier, source=stream.name, logger=context.logger, policy=policy)
+        retrier = Retrier.for_context(context, classifier, source=stream.name)
+        auth = stream.auth.build(context)
         client = httpx.Client(
             base_url=base_url, auth=auth, timeout=stream.timeout, headers={"Accept": "application/json"}
         )
@@ -102,10 +100,6 @@ class RestSource:
     @property
     def ordering(self) -> Ordering:
         return self.stream.ordering
-
-    @property
-    def classifier(self) -> Classifier:
-        return self.retrier.classifier
 
     def fetch_since(self, cursor: datetime | None) -> Iterator[RecordItem]:
         if self.stream.paginator.walks_cursor:

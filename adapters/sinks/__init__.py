@@ -1,6 +1,14 @@
 """Sinks: where synced items are written (Loads, source documents, custom-data rows)."""
 
-from adapters.sinks.base import IsolatedFlush, IsolatingSink, RecordRefused, Rejection, Sink, SinkError
+from adapters.sinks.base import (
+    IsolatedFlush,
+    IsolatingSink,
+    RecordRefused,
+    Rejection,
+    Sink,
+    SinkCounts,
+    SinkError,
+)
 from adapters.sinks.documents import DocumentIntegrityError, DocumentSink
 from adapters.sinks.load import LoadSink, LoadValidationError, MappingError
 from adapters.sinks.rows import RowSink
@@ -17,5 +25,6 @@ __all__ = [
     "Rejection",
     "RowSink",
     "Sink",
+    "SinkCounts",
     "SinkError",
 ]

@@ -7,6 +7,9 @@ each item arrives) but must never report an item durable that is not.
 
 Every sink is idempotent for a given item key: sources deliver the lower-bound item
 again on the next run (the bound is inclusive), and a failed run is retried whole.
+
+What a sink did with its items is told in one way by every sink, :class:`SinkCounts`,
+so a run summary means the same for Loads, rows, Nuntiq documents and Codat uploads.
 """
 
 from __future__ import annotations
@@ -23,6 +26,38 @@ ItemT_contra = TypeVar(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class SinkCounts:
+    """Where each item handed to a sink ended up: exactly one of four places.
+
+    ``written``
+        This run wrote it to the target (a Load row saved, a document uploaded, a file
+        sent to Codat, a custom-data row put).
+    ``already_present``
+        The target had it already, so nothing was sent again: a delivery ledger's done
+        mark, a document found by reconciliation after a lost answer, a key the sink saw
+        before. Re-delivered boundary items land here in sinks that can tell.
+    ``filtered``
+        The sink chose not to write it (its mapper returned nothing): not an error.
+    ``rejected``
+        The sink or its target refused it (unmappable, rejected by a Load, a file Codat
+        does not accept): quarantined or reported by name, never silently dropped.
+
+    A sink that cannot tell ``written`` from ``already_present`` (a Load upserts by
+    natural key) counts ``written``. Counts cover the sink's lifetime, i.e. one run.
+    """
+
+    written: int = 0
+    already_present: int = 0
+    filtered: int = 0
+    rejected: int = 0
+
+    @property
+    def handled(self) -> int:
+        """Items the sink is finished with, whichever way."""
+        return self.written + self.already_present + self.filtered + self.rejected
+
+
 @runtime_checkable
 class Sink(Protocol[ItemT_contra]):
     @property
@@ -36,8 +71,8 @@ class Sink(Protocol[ItemT_contra]):
         ...
 
     @property
-    def skipped(self) -> int:
-        """Items the sink decided not to write (already written, filtered by the mapper)."""
+    def counts(self) -> SinkCounts:
+        """What this sink did with the items handed to it so far (see :class:`SinkCounts`)."""
         ...
 
     def add(self, item: ItemT_contra) -> None: ...

@@ -51,7 +51,7 @@ from adapters.records import DocumentItem
 from adapters.retry import Retrier, RetryPolicy
 from adapters.runsettings import RunLimits
 from adapters.runtime import ApiLike, ContextLike
-from adapters.sinks.base import IsolatedFlush, Rejection, SinkError
+from adapters.sinks.base import IsolatedFlush, Rejection, SinkCounts, SinkError
 
 __all__ = ["DELIVERY_FIELD", "DocumentIntegrityError", "DocumentSink"]
 
@@ -107,6 +107,7 @@ class DocumentSink:
         self._durable = 0
         self._rejected: list[tuple[Rejection, BaseException]] = []
         self._skipped = 0
+        self._refused = 0
         self.uploaded = 0
         self.reconciled = 0
 
@@ -142,6 +143,13 @@ class DocumentSink:
     @property
     def skipped(self) -> int:
         return self._skipped
+
+    @property
+    def counts(self) -> SinkCounts:
+        """Uploaded now is written; a done mark or a reconciled upload is already present."""
+        return SinkCounts(
+            written=self.uploaded, already_present=self._skipped + self.reconciled, rejected=self._refused
+        )
 
     def add(self, item: DocumentItem) -> None:
         """Spool and hash ``item`` now (a bad item is refused here, by name); deliver with its batch."""
@@ -224,6 +232,7 @@ class DocumentSink:
                 assert error is not None
                 if _refused(error):
                     self._rejected.append((Rejection(item.key, str(error)[:500], item.cursor), error))
+                    self._refused += 1
                 elif fatal is None:
                     fatal = error
                 continue

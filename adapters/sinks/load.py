@@ -27,9 +27,9 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 from adapters.failures import AdapterError, FailureClass
 from adapters.nuntiq.retrier import nuntiq_retrier
 from adapters.records import DocumentItem, RecordItem
-from adapters.retry import Retrier, RetryPolicy
+from adapters.retry import Retrier
 from adapters.runtime import ContextLike
-from adapters.sinks.base import IsolatedFlush, RecordRefused, Rejection, SinkError
+from adapters.sinks.base import IsolatedFlush, RecordRefused, Rejection, SinkCounts, SinkError
 
 __all__ = ["LoadLike", "LoadSink", "LoadValidationError", "MappingError"]
 
@@ -80,7 +80,7 @@ class LoadSink(Generic[ItemT]):
         mapper: Mapper[ItemT],
         *,
         name: str | None = None,
-        retrier: Retrier | None = None,
+        retrier: Retrier,
         fresh_load: Callable[[], LoadLike] | None = None,
     ) -> None:
         self.load = load
@@ -91,7 +91,8 @@ class LoadSink(Generic[ItemT]):
         self._pending: list[tuple[ItemT, Any]] = []  # (source item, entity)
         #: save_all() calls spent finding rejected rows (for summaries and tests)
         self.isolation_saves = 0
-        self._skipped = 0
+        self._filtered = 0
+        self._rejected = 0
         self.written = 0
 
     @classmethod
@@ -102,7 +103,6 @@ class LoadSink(Generic[ItemT]):
         mapper: Mapper[ItemT],
         *,
         name: str | None = None,
-        policy: RetryPolicy | None = None,
     ) -> LoadSink[ItemT]:
         """The usual wiring: saves retried under the shared policy, retries logged.
 
@@ -110,7 +110,7 @@ class LoadSink(Generic[ItemT]):
         after a transient failure cannot duplicate rows. Fresh Loads for isolating
         rejected rows are built the framework's way, ``type(load)(context)``.
         """
-        retrier = nuntiq_retrier(context, policy)
+        retrier = nuntiq_retrier(context)
         load_type = cast(Callable[[ContextLike], LoadLike], type(load))
         return cls(load, mapper, name=name, retrier=retrier, fresh_load=lambda: load_type(context))
 
@@ -123,21 +123,24 @@ class LoadSink(Generic[ItemT]):
         return len(self._pending)
 
     @property
-    def skipped(self) -> int:
-        return self._skipped
+    def counts(self) -> SinkCounts:
+        """Loads upsert by natural key, so a row already there counts as written."""
+        return SinkCounts(written=self.written, filtered=self._filtered, rejected=self._rejected)
 
     def add(self, item: ItemT) -> None:
         try:
             entity = self.mapper(item, self.load)
         except SinkError:
+            self._rejected += 1
             raise
         except Exception as exc:
+            self._rejected += 1
             raise MappingError(
                 f"{self._name}: cannot map source record {item.key!r}: {type(exc).__name__}: {exc}",
                 key=item.key,
             ) from exc
         if entity is None:
-            self._skipped += 1
+            self._filtered += 1
             return
         self._pending.append((item, entity))
 
@@ -177,16 +180,14 @@ class LoadSink(Generic[ItemT]):
             written, rejected = len(items), []
         self._pending.clear()
         self.written += written
+        self._rejected += len(rejected)
         return IsolatedFlush(written, rejected)
 
     def close(self) -> None:
         self._pending.clear()
 
     def _save(self, load: LoadLike) -> None:
-        if self.retrier is not None:
-            self.retrier.call(load.save_all, step=f"save:{self._name}")
-        else:
-            load.save_all()
+        self.retrier.call(load.save_all, step=f"save:{self._name}")
 
     def _bisect(self, items: list[ItemT], reason: str) -> tuple[int, list[Rejection]]:
         """``items`` were rejected together (for ``reason``): save the good ones, name the bad."""

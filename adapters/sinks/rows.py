@@ -12,10 +12,11 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
+from adapters.nuntiq.retrier import nuntiq_retrier
 from adapters.records import RecordItem
 from adapters.retry import Retrier
-from adapters.runtime import ApiLike
-from adapters.sinks.base import SinkError
+from adapters.runtime import ApiLike, ContextLike
+from adapters.sinks.base import SinkCounts, SinkError
 
 __all__ = ["RowSink"]
 
@@ -41,7 +42,7 @@ class RowSink:
         name: str | None = None,
         key: Callable[[RecordItem], str] | None = None,
         value: Callable[[RecordItem], Any] = _default_value,
-        retrier: Retrier | None = None,
+        retrier: Retrier,
     ) -> None:
         self.api = api
         self.table = table
@@ -51,7 +52,25 @@ class RowSink:
         self.retrier = retrier
         self._rows: dict[str, Any] = {}  # last write per key wins, as in the table
         self._added = 0
+        self._rejected = 0
         self.written = 0
+
+    @classmethod
+    def for_context(
+        cls,
+        context: ContextLike,
+        table: str,
+        *,
+        name: str | None = None,
+        key: Callable[[RecordItem], str] | None = None,
+        value: Callable[[RecordItem], Any] = _default_value,
+    ) -> RowSink:
+        """The usual wiring: rows put through ``context.api``, retried under ``config.retry``.
+
+        A put replaces the rows it names, so sending it again after a transient failure
+        cannot duplicate them.
+        """
+        return cls(context.api, table, name=name, key=key, value=value, retrier=nuntiq_retrier(context))
 
     @property
     def name(self) -> str:
@@ -62,16 +81,19 @@ class RowSink:
         return self._added
 
     @property
-    def skipped(self) -> int:
-        return 0
+    def counts(self) -> SinkCounts:
+        """A put upserts, so a row already there counts as written."""
+        return SinkCounts(written=self.written, rejected=self._rejected)
 
     def add(self, item: RecordItem) -> None:
         row_key = self.key(item) if self.key is not None else item.key
         if not row_key or len(row_key) > 512:
+            self._rejected += 1
             raise SinkError(f"{self._name}: record {item.key!r} has no usable row key ({row_key!r})")
         try:
             self._rows[row_key] = self.value(item)
         except Exception as exc:
+            self._rejected += 1
             raise SinkError(f"{self._name}: cannot build the row for record {item.key!r}: {exc}") from exc
         self._added += 1
 
@@ -80,10 +102,7 @@ class RowSink:
         rows = [{"key": k, "value": v} for k, v in self._rows.items()]
         for start in range(0, len(rows), MAX_ROWS_PER_PUT):
             put = _bind_put(self.api, path, {"rows": rows[start : start + MAX_ROWS_PER_PUT]})
-            if self.retrier is not None:
-                self.retrier.call(put, step=f"put:{self._name}")
-            else:
-                put()
+            self.retrier.call(put, step=f"put:{self._name}")
         count, self._added = self._added, 0
         self._rows.clear()
         self.written += count

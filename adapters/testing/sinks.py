@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from adapters.records import DocumentItem, RecordItem
+from adapters.sinks.base import SinkCounts
 
 __all__ = ["ListSink"]
 
@@ -13,7 +14,7 @@ class ListSink:
     """Implements :class:`adapters.sinks.base.Sink`: ``add`` buffers, ``flush`` makes durable.
 
     :attr:`durable` holds every flushed item in order; keys seen before count as
-    ``skipped`` (sinks are idempotent per key), so a re-delivered boundary item shows up.
+    ``already_present`` (sinks are idempotent per key), so a re-delivered boundary item shows up.
     """
 
     def __init__(self, name: str = "list") -> None:
@@ -33,8 +34,9 @@ class ListSink:
         return len(self.buffer)
 
     @property
-    def skipped(self) -> int:
-        return self._skipped
+    def counts(self) -> SinkCounts:
+        """A key flushed before is already present; every other flushed item is written."""
+        return SinkCounts(written=len(self.durable) - self._skipped, already_present=self._skipped)
 
     def add(self, item: Item) -> None:
         self.buffer.append(item)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.connect import ListingsSource, client_from_context, settings_from_context
-from adapters.retry import RetryPolicy
 from adapters.runtime import ContextLike, require_config
 from adapters.sinks.base import Sink
 from adapters.sync import DeltaRunner, SyncSummary, sync
@@ -19,11 +18,6 @@ STREAM = "listings"
 
 def sync_listings(context: ContextLike, sink: Sink[Any], delta_run: DeltaRunner | None = None) -> SyncSummary:
     settings = settings_from_context(context)
-    source = ListingsSource(
-        client_from_context(context, settings),
-        logger=context.logger,
-        policy=RetryPolicy.from_context(context),
-        **settings.source_options(),
-    )
+    source = ListingsSource.for_context(context, client_from_context(context, settings), settings)
     name = str(require_config(context, "connector_name"))
     return sync(context, source, sink, connector_name=name, stream=STREAM, delta_run=delta_run)

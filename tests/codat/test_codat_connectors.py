@@ -96,7 +96,7 @@ def test_since_override_backfill_does_not_duplicate(
     again = pull.run(context_for(nuntiq_server, customer, settings, since_override="2026-01-01T00:00:00Z"))
     summary = again["companies"][SMALL_COMPANY]
     assert summary["since_origin"] == "since_override" and summary["items_read"] == 24
-    assert summary["uploaded"] == 0 and summary["skipped"]["source_documents"] == 24
+    assert summary["uploaded"] == 0 and summary["sinks"]["source_documents"]["already_present"] == 24
     assert len(all_documents(context_for(nuntiq_server, customer, settings))) == 24
 
 

@@ -20,6 +20,7 @@ from adapters.codat.delivered import BASELINE, DeliveryRecord
 from adapters.codat.layout import ListedFile
 from adapters.codat.source import document_key
 from adapters.ledger import Ledger
+from adapters.retry import Retrier
 from lib.jobcontext import nuntiq_context
 from sandbox.server import RunningServer, serve_in_thread
 from tests.codat.conftest import API_KEY, admin_json
@@ -68,6 +69,7 @@ def record_over(api: CountingCustomData) -> tuple[DeliveryRecord, Ledger]:
         company_id=COMPANY,
         ledger=ledger,
         key_of=key,
+        retrier=Retrier.direct(),
     )
     return record, ledger
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from adapters.protocol import Ordering
+from adapters.protocol import Ordering, Source
 from adapters.records import DocumentItem
 from adapters.retry import RetryPolicy
 from adapters.sinks import DocumentSink
@@ -29,16 +29,14 @@ def content(i: int) -> bytes:
     return (f"synthetic document {i}\n" * 200).encode()
 
 
-class SyntheticDocuments:
+class SyntheticDocuments(Source[DocumentItem]):
     name = "crash_docs"
     ordering = Ordering.CURSOR_ORDERED
+    lookback = timedelta(0)
 
     def __init__(self, count: int) -> None:
         self.count = count
 
-    @staticmethod
-    def classifier(exc: BaseException) -> None:
-        return None
 
     def fetch_since(self, cursor: datetime | None) -> Iterator[DocumentItem]:
         for i in range(self.count):

@@ -14,9 +14,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from adapters.failures import Classifier
 from adapters.protocol import Ordering
 from adapters.records import DocumentItem, RecordItem
+from adapters.sinks.base import SinkCounts
 from adapters.testing import InMemoryRun
 from lib.jobcontext import RecordingLogger
 
@@ -179,10 +179,6 @@ class SourceBroke(Exception):
     pass
 
 
-def _no_classifier(exc: BaseException) -> None:
-    return None
-
-
 class ListSource:
     """A source over a list of (key, cursor) records."""
 
@@ -201,8 +197,7 @@ class ListSource:
         self.fail_after = fail_after
         self.since_seen: list[datetime | None] = []
         self.closed = False
-        if lookback is not None:
-            self.lookback = lookback
+        self.lookback = lookback if lookback is not None else timedelta(0)
 
     @property
     def name(self) -> str:
@@ -212,9 +207,8 @@ class ListSource:
     def ordering(self) -> Ordering:
         return self._ordering
 
-    @property
-    def classifier(self) -> Classifier:
-        return _no_classifier
+    def close(self) -> None:
+        """Holds nothing (``closed`` records that a fetch's iterator was closed)."""
 
     def selected(self, cursor: datetime | None) -> list[tuple[str, datetime | None]]:
         if self._ordering is Ordering.FULL_SCAN:
@@ -257,8 +251,8 @@ class ListSink:
         return len(self.buffer)
 
     @property
-    def skipped(self) -> int:
-        return 0
+    def counts(self) -> SinkCounts:
+        return SinkCounts(written=len(self.durable))
 
     def add(self, item: RecordItem) -> None:
         self.buffer.append(item.key)

@@ -15,6 +15,7 @@ import pytest
 from core_fakes import FakeApi
 
 from adapters.lease import LeaseBusy, LeaseLost, RunLease
+from adapters.retry import Retrier
 
 TTL = timedelta(seconds=100)
 
@@ -38,7 +39,7 @@ def lease(api: Any, run: str, clock: Monotonic | None = None, **kw: Any) -> RunL
         run_id=run,
         started_by=f"host {run}",
         monotonic=clock or Monotonic(),
-        **kw,
+        **{"retrier": Retrier.direct(), **kw},
     )
 
 

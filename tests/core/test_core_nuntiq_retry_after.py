@@ -57,7 +57,8 @@ def test_load_sink_for_context_retries_a_failed_save(nuntiq: RunningServer) -> N
     from adapters.sinks import LoadSink
     from lib.objects.supplier import SupplierLoad
 
-    context = nuntiq_context(nuntiq, "20000001")
+    retry = {"initial_wait": 0.001, "max_wait": 0.001, "jitter": 0}
+    context = nuntiq_context(nuntiq, "20000001", settings={"config": {"retry": retry}})
 
     def mapper(item: RecordItem, load: SupplierLoad) -> object:
         supplier = load.new()
@@ -65,12 +66,8 @@ def test_load_sink_for_context_retries_a_failed_save(nuntiq: RunningServer) -> N
         supplier.supplier_name = "Acme"
         return supplier
 
-    sink = LoadSink.for_context(
-        context,
-        SupplierLoad(context),
-        mapper,
-        policy=RetryPolicy(initial_wait=0.001, max_wait=0.001, jitter=0),
-    )
+    sink = LoadSink.for_context(context, SupplierLoad(context), mapper)
+    assert sink.retrier.policy.model_dump() == RetryPolicy(**retry).model_dump()
     sink.add(RecordItem(key="SUP-1", cursor=datetime(2026, 1, 1, tzinfo=UTC), payload={}))
     nuntiq.set_faults(script=[503], path_pattern="^/v1/supplier")
     assert sink.flush() == 1

@@ -64,7 +64,7 @@ def holder_lease(
 ) -> RunLease:
     return RunLease(
         api, connector_name="acme", stream="things", ttl=TTL, run_id=run_id, scope=scope,
-        monotonic=clock or Monotonic(),
+        monotonic=clock or Monotonic(), retrier=Retrier.direct(),
     )  # fmt: skip
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
-from adapters.failures import Failure
 from adapters.prefetch import Prefetching
 from adapters.protocol import Ordering, Source
 from adapters.records import RecordItem
@@ -13,7 +12,7 @@ from adapters.records import RecordItem
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-class Numbers:
+class Numbers(Source[RecordItem]):
     name = "numbers"
     ordering = Ordering.CURSOR_ORDERED
     lookback = timedelta(seconds=30)
@@ -22,9 +21,6 @@ class Numbers:
         self.count = count
         self.closed = False
 
-    @staticmethod
-    def classifier(exc: BaseException) -> Failure | None:
-        return None
 
     def fetch_since(self, cursor: datetime | None) -> Iterator[RecordItem]:
         try:
@@ -59,7 +55,6 @@ def test_wrapper_keeps_the_source_protocol() -> None:
         Ordering.CURSOR_ORDERED,
         inner.lookback,
     )
-    assert source.classifier(ValueError()) is None
 
 
 def test_stopping_early_closes_the_wrapped_source() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import IO, Any
 
 import pytest
@@ -18,7 +18,7 @@ from adapters.cursor import format_cursor
 from adapters.failures import AdapterError, Failure, FailureClass
 from adapters.ledger import Ledger
 from adapters.nuntiq.retrier import nuntiq_retrier
-from adapters.protocol import Ordering
+from adapters.protocol import Ordering, Source
 from adapters.quarantine import (
     DEFAULT_TABLE,
     ItemRefusedError,
@@ -29,6 +29,7 @@ from adapters.quarantine import (
     parse_keys,
 )
 from adapters.records import DocumentItem, RecordItem, Refetch, RefusedItem, SourceItem
+from adapters.retry import Retrier
 from adapters.sinks import DocumentSink, LoadSink
 from adapters.sync import sync
 
@@ -80,11 +81,15 @@ def map_row(item: RecordItem, load: FakeLoad) -> Any:
 def load_sink(table: dict[str, dict[str, Any]], calls: list[int] | None = None) -> LoadSink[RecordItem]:
     calls = calls if calls is not None else []
     return LoadSink(
-        FakeLoad(table, calls), map_row, name="suppliers", fresh_load=lambda: FakeLoad(table, calls)
+        FakeLoad(table, calls),
+        map_row,
+        name="suppliers",
+        retrier=Retrier.direct(),
+        fresh_load=lambda: FakeLoad(table, calls),
     )
 
 
-class RecordsSource:
+class RecordsSource(Source[Any]):
     """Cursor-ordered records; ``poison`` keys are refused by the source, ``fix()`` fixes them.
 
     ``unnamed`` keys map to a row without a name (the Load
@@ -93,6 +98,7 @@ class RecordsSource:
 
     name = "things"
     ordering = Ordering.CURSOR_ORDERED
+    lookback = timedelta(0)
 
     def __init__(
         self,
@@ -108,9 +114,6 @@ class RecordsSource:
         self.unmappable = set(unmappable)
         self.refetched: list[list[Refetch]] = []
 
-    @staticmethod
-    def classifier(exc: BaseException) -> Failure | None:
-        return None
 
     def fix(self) -> None:
         self.poison.clear()
@@ -343,7 +346,7 @@ def test_source_without_refetch_releases_when_it_yields_the_key_again() -> None:
     assert summary.quarantine["released_keys"] == ["r004"] and stored(api) == {}
 
 
-class DayArchiveSource:
+class DayArchiveSource(Source[Any]):
     """A Codat-like source: files per day, one archive per day, a refused member in a day.
 
     It shows how such a source yields a refusal: the member's ``RefusedItem`` carries the
@@ -353,15 +356,13 @@ class DayArchiveSource:
 
     name = "files"
     ordering = Ordering.UNORDERED
+    lookback = timedelta(0)
 
     def __init__(self, days: dict[str, list[str]], refused: set[str]) -> None:
         self.days = days
         self.refused = refused
         self.days_read: list[str] = []
 
-    @staticmethod
-    def classifier(exc: BaseException) -> Failure | None:
-        return None
 
     def read_day(self, day: str) -> Iterator[SourceItem]:
         self.days_read.append(day)

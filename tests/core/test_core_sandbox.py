@@ -7,6 +7,7 @@ import io
 import json
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,9 @@ from core_fakes import T0, at
 from adapters.cursor import parse_timestamp
 from adapters.ledger import Ledger
 from adapters.nuntiq import NuntiqDocumentSource
-from adapters.protocol import Ordering
+from adapters.protocol import Ordering, Source
 from adapters.records import DocumentItem
-from adapters.retry import RetryPolicy
+from adapters.retry import Retrier, RetryPolicy
 from adapters.sinks import DocumentSink, LoadValidationError
 from adapters.sync import sync
 from connectors import sample_pull_suppliers
@@ -113,16 +114,14 @@ def test_sample_connector_bad_since_override_fails_before_any_call(
 # -- documents ------------------------------------------------------------------------------
 
 
-class Docs:
+class Docs(Source[DocumentItem]):
     name = "docs"
     ordering = Ordering.CURSOR_ORDERED
+    lookback = timedelta(0)
 
     def __init__(self, count: int) -> None:
         self.count = count
 
-    @staticmethod
-    def classifier(exc: BaseException) -> None:
-        return None
 
     def fetch_since(self, cursor: Any) -> Iterator[DocumentItem]:
         for i in range(self.count):
@@ -175,7 +174,7 @@ def upload(context: Context, name: str, data: bytes, **fields: Any) -> dict[str,
 def test_nuntiq_document_source_pages_by_keyset_inclusively(nuntiq: RunningServer) -> None:
     context = context_for(nuntiq)
     created = [upload(context, f"n{i}.txt", f"body {i}".encode()) for i in range(7)]
-    source = NuntiqDocumentSource(context.api, page_size=2)
+    source = NuntiqDocumentSource(context.api, page_size=2, retrier=Retrier.direct())
     everything = list(source.fetch_since(None))
     assert [i.name for i in everything] == [f"n{i}.txt" for i in range(7)]
     assert everything[0].key == f"{created[0]['id']}/n0.txt"
@@ -193,16 +192,17 @@ def test_nuntiq_document_source_survives_page_size_cap(nuntiq: RunningServer) ->
     for i in range(9):
         upload(context, f"c{i}.txt", b"x%d" % i)
     nuntiq.set_faults(page_size_cap=2)
-    items = list(NuntiqDocumentSource(context.api, page_size=5).fetch_since(None))
+    items = list(NuntiqDocumentSource(context.api, page_size=5, retrier=Retrier.direct()).fetch_since(None))
     assert sorted(i.name for i in items) == [f"c{i}.txt" for i in range(9)]
 
 
 def test_push_direction_documents_to_another_sink(nuntiq: RunningServer) -> None:
     """Nuntiq documents -> (here) Nuntiq again through DocumentSink: the pipeline the Codat push uses."""
-    context = context_for(nuntiq)
+    context = context_for(nuntiq, config={"retry": FAST.model_dump()})
     for i in range(3):
         upload(context, f"p{i}.txt", b"push %d" % i)
-    source = NuntiqDocumentSource.for_context(context, policy=FAST)
+    source = NuntiqDocumentSource.for_context(context)
+    assert source.retrier.policy.model_dump() == FAST.model_dump()
     ledger = Ledger(context.api, namespace="mirror")
     sink = DocumentSink(context.api, ledger, name="mirror", settle=0)
     first = sync(context, source, sink, connector_name="mirror", lookback_days=None)

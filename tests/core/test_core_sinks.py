@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,10 +12,17 @@ from core_fakes import T0, FakeApi, FakeContext, FakeDelta, document
 
 from adapters.ledger import DeliveryStatus, EntryState, ExactlyOnce, Ledger
 from adapters.nuntiq.classifier import classify_nuntiq_error
-from adapters.protocol import Ordering
+from adapters.protocol import Ordering, Source
 from adapters.records import DocumentItem, RecordItem
 from adapters.retry import Retrier
-from adapters.sinks import DocumentIntegrityError, DocumentSink, LoadSink, LoadValidationError, MappingError
+from adapters.sinks import (
+    DocumentIntegrityError,
+    DocumentSink,
+    LoadSink,
+    LoadValidationError,
+    MappingError,
+    SinkCounts,
+)
 from adapters.sinks.documents import DELIVERY_FIELD
 from adapters.sync import sync
 
@@ -72,11 +80,11 @@ def rec(key: str, **payload: Any) -> RecordItem:
 
 def test_load_sink_buffers_until_flush() -> None:
     load = FakeLoad()
-    sink = LoadSink(load, mapper, name="suppliers")
+    sink = LoadSink(load, mapper, name="suppliers", retrier=Retrier.direct())
     sink.add(rec("S1", name="One"))
     sink.add(rec("S2", name="Two"))
     sink.add(rec("S3", skip=True))
-    assert sink.pending == 2 and load.saves == 0 and sink.skipped == 1
+    assert sink.pending == 2 and load.saves == 0 and sink.counts.filtered == 1
     assert sink.flush() == 2 and sink.pending == 0 and sink.written == 2
     assert [s["number"] for s in load.saved] == ["S1", "S2"]
     assert sink.flush() == 0 and load.saves == 1
@@ -84,7 +92,7 @@ def test_load_sink_buffers_until_flush() -> None:
 
 @pytest.mark.parametrize("use_rows", [True, False])
 def test_validation_error_names_source_keys_and_fields(use_rows: bool) -> None:
-    sink = LoadSink(FakeLoad(use_rows=use_rows), mapper, name="suppliers")
+    sink = LoadSink(FakeLoad(use_rows=use_rows), mapper, name="suppliers", retrier=Retrier.direct())
     sink.add(rec("S1", name="One"))
     sink.add(rec("S2"))
     sink.add(rec("S3", name="Three"))
@@ -96,7 +104,7 @@ def test_validation_error_names_source_keys_and_fields(use_rows: bool) -> None:
 
 
 def test_mapping_error_names_the_record() -> None:
-    sink = LoadSink(FakeLoad(), mapper, name="suppliers")
+    sink = LoadSink(FakeLoad(), mapper, name="suppliers", retrier=Retrier.direct())
     with pytest.raises(MappingError, match=r"'bad-one'.*KeyError"):
         sink.add(RecordItem(key="bad-one", cursor=T0, payload={"oops": 1}))
 
@@ -297,16 +305,14 @@ def test_large_document_spools_to_disk() -> None:
     assert api.documents[0]["files"][0]["size"] == len(data)
 
 
-class DocSource:
+class DocSource(Source[DocumentItem]):
     name = "docs"
     ordering = Ordering.CURSOR_ORDERED
+    lookback = timedelta(0)
 
     def __init__(self, items: list[DocumentItem]) -> None:
         self.items = items
 
-    @staticmethod
-    def classifier(exc: BaseException) -> None:
-        return None
 
     def fetch_since(self, cursor: Any) -> Any:
         return iter(self.items)
@@ -323,8 +329,10 @@ def test_document_sync_through_driver() -> None:
     again = sync(
         ctx, DocSource(items), doc_sink(api), connector_name="c", delta_run=delta, lookback_days=None
     )
-    assert summary.written == {"source_documents": 3} and summary.skipped == {"source_documents": 0}
-    assert again.skipped == {"source_documents": 3} and len(api.documents) == 3
+    assert summary.written == {"source_documents": 3}
+    assert summary.sinks["source_documents"] == SinkCounts(written=3)
+    assert again.written == {"source_documents": 0} and len(api.documents) == 3
+    assert again.sinks["source_documents"] == SinkCounts(already_present=3)
 
 
 def test_for_context_wiring() -> None:
@@ -343,7 +351,7 @@ def test_row_sink_upserts_on_flush() -> None:
     from adapters.sinks import RowSink
 
     api = FakeApi()
-    sink = RowSink(api, "rates", value=lambda item: item.as_mapping()["rate"])
+    sink = RowSink(api, "rates", value=lambda item: item.as_mapping()["rate"], retrier=Retrier.direct())
     sink.add(RecordItem("EUR", T0, {"rate": 1.0}))
     sink.add(RecordItem("USD", T0, {"rate": 1.1}))
     sink.add(RecordItem("USD", T0, {"rate": 1.2}))

@@ -198,7 +198,7 @@ def test_metadata_has_no_settings_and_merges_extra() -> None:
     assert metadata["items_read"] == 2 and metadata["lower_bound_used"] is None
     assert set(metadata) <= {
         "schema_version", "stream", "ordering", "lower_bound_used", "since_origin", "until",
-        "items_read", "items_dropped", "written", "skipped", "watermark", "complete", "outcome",
+        "items_read", "items_dropped", "written", "sinks", "watermark", "complete", "outcome",
         "checkpoints",
     }  # fmt: skip
 

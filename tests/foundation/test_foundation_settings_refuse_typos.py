@@ -6,6 +6,7 @@ import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,19 +18,20 @@ from adapters.connect.errors import classify_connect_error
 from adapters.connect.settings import config_json_schema as connect_schema
 from adapters.connect.settings import settings_from_context as connect_settings
 from adapters.params import MAX_LOOKBACK_DAYS, ParamError, read_job_params
-from adapters.protocol import Ordering
+from adapters.protocol import Ordering, Source
 from adapters.retry import Retrier, RetryPolicy
 from adapters.settings import SettingsError
+from adapters.sinks.base import SinkCounts
 from adapters.sync import sync
 from adapters.testing import FakeContext
 
 CONNECT_KEY = "ApiKey SU-000-000-000:typo-test-key"
 
 
-class NeverCalledSource:
+class NeverCalledSource(Source[Any]):
     name = "things"
     ordering = Ordering.CURSOR_ORDERED
-    classifier = staticmethod(lambda exc: None)
+    lookback = timedelta(0)
 
     def __init__(self) -> None:
         self.calls = 0
@@ -53,7 +55,7 @@ class CountingDelta:
 class NullSink:
     name = "null"
     pending = 0
-    skipped = 0
+    counts = SinkCounts()
 
     def add(self, item: Any) -> None:
         raise AssertionError("nothing should reach the sink")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.protocol import Ordering
+from adapters.protocol import Ordering, Source
 from adapters.records import RecordItem
 from adapters.sync import sync
 from adapters.testing import FakeContext, InMemoryDelta, InMemoryNuntiq, ListSink
@@ -15,7 +15,7 @@ from adapters.testing import FakeContext, InMemoryDelta, InMemoryNuntiq, ListSin
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-class Numbers:
+class Numbers(Source[RecordItem]):
     name = "numbers"
     ordering = Ordering.CURSOR_ORDERED
     lookback = timedelta(0)

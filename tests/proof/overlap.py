@@ -406,7 +406,7 @@ def fail_at_90(env: ProofEnv, *, every_items: int = 3) -> ScenarioResult:
     rerun = env.run(connector, label="after kill", timeout=CLIENT_TIMEOUT)
     outcomes.add(rerun)
     result = rerun.report.result if rerun.ok else {}
-    repeated = int((result.get("skipped") or {}).get("source_documents", 0))
+    repeated = int(((result.get("sinks") or {}).get("source_documents") or {}).get("already_present", 0))
     uploaded = int(result.get("uploaded", 0))
     problems = []
     if not killed:

@@ -119,7 +119,7 @@ def nuntiq() -> Iterator[RunningServer]:
 def test_suppliers_source_replays(acme: tuple[str, str]) -> None:
     context = KitContext(secrets={"acme_token": acme[1]})
     stream = acme_pull_suppliers.suppliers_stream(PAGE)
-    with RestSource.from_context(context, stream, base_url=acme[0]) as source:
+    with RestSource.for_context(context, stream, base_url=acme[0]) as source:
         items = list(source.fetch_since(SINCE))
     assert items, "the cassette holds at least one page"
     assert len({i.key for i in items}) == len(items)

@@ -45,7 +45,7 @@ def stream(paginator: Paginator, **options: Any) -> RestStream:
 
 def read_all(server: Any, paginator: Paginator, **options: Any) -> tuple[list[Any], RestSource]:
     context = KitContext(config={"retry": FAST_RETRY})
-    with RestSource.from_context(context, stream(paginator, **options), base_url=server.url) as source:
+    with RestSource.for_context(context, stream(paginator, **options), base_url=server.url) as source:
         return list(source.fetch_since(None)), source
 
 

@@ -58,7 +58,7 @@ def suppliers(style: str) -> RestStream:
 
 def read(server: Any, style: str, since: datetime | None = None) -> tuple[list[Any], RestSource]:
     context = KitContext(config={"retry": FAST_RETRY})
-    with RestSource.from_context(context, suppliers(style), base_url=server.url) as source:
+    with RestSource.for_context(context, suppliers(style), base_url=server.url) as source:
         return list(source.fetch_since(since)), source
 
 
@@ -141,7 +141,7 @@ def test_a_listing_that_keeps_shifting_fails_the_run_instead_of_guessing(acme_fa
     set_quirks(server, moves={n: [0] for n in range(1, 40)})
     context = KitContext(config={"retry": FAST_RETRY})
     stream = dataclasses.replace(suppliers("page"), max_passes=2)
-    source = RestSource.from_context(context, stream, base_url=server.url)
+    source = RestSource.for_context(context, stream, base_url=server.url)
     with source, pytest.raises(UnstableListing, match="shifted during each of 2 passes") as caught:
         list(source.fetch_since(None))
     assert caught.value.failure().kind is FailureClass.TRANSIENT

@@ -1,0 +1,108 @@
+"""The one base for sources that wrap another source (batch lookups, filters).
+
+A wrapper that forwards members by hand drops whichever member its author forgot, and
+the driver then quietly behaves differently: a dropped ``lookback`` re-reads nothing
+late, a dropped ``refetch`` leaves quarantined items waiting, a dropped
+``settled_cursor`` commits nothing when the budget stops an unordered run.
+:class:`ForwardingSource` forwards every member of :class:`~adapters.protocol.Source`,
+and each optional protocol (:class:`~adapters.protocol.Refetchable`,
+:class:`~adapters.protocol.Settling`) exactly when the wrapped source implements it:
+the optional members are mixed into the wrapper's class at construction, so an
+``isinstance`` check against the protocol gives the same answer for the wrapper as for
+the source it wraps.
+
+A subclass changes what it must and nothing else: usually only :meth:`wrap`, which sees
+the item stream of ``fetch_since`` and of ``refetch`` alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+from adapters.protocol import Ordering, Refetchable, Settling, Source
+from adapters.records import DocumentItem, RecordItem, Refetch, SourceItem
+
+__all__ = ["ForwardingSource", "ItemT"]
+
+ItemT = TypeVar("ItemT", RecordItem, DocumentItem, RecordItem | DocumentItem)
+
+
+class ForwardingSource(Generic[ItemT]):
+    """A :class:`~adapters.protocol.Source` forwarding to ``source``, items passed through :meth:`wrap`."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        """An instance of ``cls`` with the optional members of the wrapped source mixed in."""
+        source = args[0] if args else kwargs["source"]
+        mixins = tuple(mixin for protocol, mixin in _OPTIONAL_MEMBERS if isinstance(source, protocol))
+        return super().__new__(_with_members(cls, mixins))
+
+    def __init__(self, source: Source[Any]) -> None:
+        # ``Source[Any]``: mypy cannot match a subclass's constrained item type here
+        self.source: Source[ItemT] = source
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    @property
+    def ordering(self) -> Ordering:
+        return self.source.ordering
+
+    @property
+    def lookback(self) -> timedelta:
+        return self.source.lookback
+
+    def fetch_since(self, since: datetime | None, /) -> Iterator[ItemT]:
+        return self.wrap(self.source.fetch_since(since))
+
+    def close(self) -> None:
+        self.source.close()
+
+    def wrap(self, items: Iterator[Any]) -> Iterator[Any]:
+        """What this wrapper does to the items the source yields; passes them on unchanged here."""
+        return items
+
+
+class _ForwardsRefetch:
+    """Mixed in when the wrapped source is :class:`~adapters.protocol.Refetchable`."""
+
+    source: Any
+
+    def refetch(self, wanted: Sequence[Refetch]) -> Iterator[SourceItem]:
+        wrapper: Any = self
+        items: Iterator[SourceItem] = wrapper.wrap(self.source.refetch(wanted))
+        return items
+
+
+class _ForwardsSettledCursor:
+    """Mixed in when the wrapped source is :class:`~adapters.protocol.Settling`."""
+
+    source: Any
+
+    def settled_cursor(self) -> datetime | None:
+        settled: datetime | None = self.source.settled_cursor()
+        return settled
+
+
+#: each optional protocol and the mixin that forwards its members
+_OPTIONAL_MEMBERS: tuple[tuple[type, type], ...] = (
+    (Refetchable, _ForwardsRefetch),
+    (Settling, _ForwardsSettledCursor),
+)
+
+
+_built: dict[tuple[type, tuple[type, ...]], type] = {}
+
+
+def _with_members(cls: type, mixins: tuple[type, ...]) -> type:
+    """``cls`` with ``mixins`` added (one class per combination, built once)."""
+    if not mixins:
+        return cls
+    if (cls, mixins) not in _built:
+        names = "".join(mixin.__name__.removeprefix("_Forwards") for mixin in mixins)
+        _built[cls, mixins] = type(
+            f"{cls.__name__}With{names}", (cls, *mixins), {"__module__": cls.__module__}
+        )
+    return _built[cls, mixins]

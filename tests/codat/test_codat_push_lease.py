@@ -47,7 +47,13 @@ class PausingLease(RunLease):
 
     def __init__(self, api: FakeApi, monotonic: Monotonic, *, pause_after: int) -> None:
         super().__init__(
-            api, connector_name="push", stream="documents", ttl=TTL, run_id="paused", monotonic=monotonic
+            api,
+            connector_name="push",
+            stream="documents",
+            ttl=TTL,
+            run_id="paused",
+            monotonic=monotonic,
+            retrier=Retrier.direct(),
         )
         self.api_fake = api
         self.clock_fake = monotonic
@@ -61,7 +67,12 @@ class PausingLease(RunLease):
             self.api_fake.clock += TTL + timedelta(seconds=1)
             self.clock_fake.now += TTL.total_seconds() + 1
             RunLease(
-                self.api_fake, connector_name="push", stream="documents", ttl=TTL, run_id="taker"
+                self.api_fake,
+                connector_name="push",
+                stream="documents",
+                ttl=TTL,
+                run_id="taker",
+                retrier=Retrier.direct(),
             ).acquire()
 
 

@@ -1,5 +1,12 @@
-"""``python -m bench``: run every benchmark (see bench/README.md)."""
+"""``python -m bench``: every benchmark (bench/README.md); ``python -m bench connect ...``: one figure."""
 
-from bench.run_all import main
+import sys
 
-main()
+if sys.argv[1:2] == ["connect"]:
+    from bench.connect import main as connect_main
+
+    connect_main(sys.argv[2:])
+else:
+    from bench.run_all import main
+
+    main()

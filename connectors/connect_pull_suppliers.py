@@ -35,6 +35,11 @@ from adapters.sync import sync
 from lib.objects.supplier import SupplierLoad
 
 STREAM = "listings_vendors"
+#: listings read between Load flushes: a flush writes only vendors not written yet this run
+#: (at most one row per vendor), so rows per write are bounded by the vendors, not by
+#: this; a larger interval means fewer, fuller supplier writes. Checkpoints
+#: (``config.run``) flush first, so they are not made rarer by it.
+FLUSH_EVERY_LISTINGS = 10_000
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 
 
@@ -154,7 +159,15 @@ def run(context: Any) -> dict[str, Any]:
     mapper = VendorMapper(partners)
     sink = LoadSink.for_context(context, SupplierLoad(context), mapper, name="suppliers")
     quarantine = Quarantine.for_context(context, connector_name=connector_name)
-    summary = sync(context, source, sink, connector_name=connector_name, stream=STREAM, quarantine=quarantine)
+    summary = sync(
+        context,
+        source,
+        sink,
+        connector_name=connector_name,
+        stream=STREAM,
+        quarantine=quarantine,
+        flush_every=FLUSH_EVERY_LISTINGS,
+    )
     context.logger.info(
         f"{len(mapper.seen)} vendors from Connect listings, {partners.requests_made} partner lookups",
         step="done",

@@ -45,7 +45,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from connect.client import ClientError, R
@@ -86,12 +86,14 @@ def plan_windows(low: datetime, newest: datetime, remaining: int, per_window: in
     """
     if newest <= low or remaining <= per_window:
         return WindowPlan((low,))
-    count = min(MAX_WINDOWS, math.ceil(remaining / per_window))
-    step = (newest - low) / count
+    span = newest - low
+    # never narrower than a microsecond, the resolution of the values compared
+    count = min(MAX_WINDOWS, math.ceil(remaining / per_window), span // timedelta(microseconds=1))
+    step = span / count
     starts = [low]
     for i in range(1, count):
         start = low + step * i
-        if start > starts[-1]:  # a span shorter than microseconds per window: fewer windows
+        if start > starts[-1]:
             starts.append(start)
     return WindowPlan(tuple(starts))
 
@@ -191,6 +193,13 @@ class ParallelWindows:
             yield from first.keyed(base, start=position)
             return
         self.windows = len(plan.starts)
+        if self.logger is not None:
+            self.logger.info(
+                f"{first.path}: about {page.total} records from {plan.starts[0].isoformat()} on, "
+                f"read as {self.windows} windows, {self.workers} at once",
+                step=first.step,
+                detail={"windows": self.windows, "workers": self.workers, "claimed_total": page.total},
+            )
         yield from self._parallel(base, plan, position)
 
     # -- the newest value --------------------------------------------------------------------

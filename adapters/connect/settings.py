@@ -9,12 +9,10 @@ as a ``SecretStr`` so it never shows up in a repr, a log line or an exception.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
 import requests
 from connect.client import ConnectClient
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -149,30 +147,8 @@ def _authorization(api_key: str | SecretStr) -> str:
     return raw if raw.startswith("ApiKey ") else f"ApiKey {raw}"
 
 
-def _fast_json(response: requests.Response) -> Callable[..., Any]:
-    """``response.json`` decoding with orjson, the stdlib's decoder where orjson refuses.
-
-    The Connect client returns ``response.json()`` for every list page, and decoding is
-    most of a client's CPU per record (about 10 us of a 1 KB listing with the stdlib,
-    a third of that with orjson). orjson is stricter (no ``NaN``, integers within 64
-    bits); a body it refuses is decoded the way ``requests`` would, so nothing that
-    decoded before fails now.
-    """
-    fallback = response.json
-
-    def json(**kwargs: Any) -> Any:
-        if kwargs:
-            return fallback(**kwargs)
-        try:
-            return orjson.loads(response.content)
-        except orjson.JSONDecodeError:
-            return fallback()
-
-    return json
-
-
-def _report_response(response: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
-    """A ``requests`` response hook: size and remaining count for progress; a faster ``json()``."""
+def _report_response(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    """A ``requests`` response hook: size and the server's remaining count, for progress."""
     size = response.headers.get("Content-Length", "")
     progress.report_response(
         f"connect {urlsplit(response.url).netloc}",
@@ -183,8 +159,6 @@ def _report_response(response: requests.Response, *args: Any, **kwargs: Any) -> 
         ),
         seconds=response.elapsed.total_seconds(),
     )
-    response.json = _fast_json(response)  # type: ignore[method-assign]
-    return response
 
 
 class _ReportingConnectClient(ConnectClient):  # type: ignore[misc]  # the SDK is untyped

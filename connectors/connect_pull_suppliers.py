@@ -40,6 +40,8 @@ STREAM = "listings_vendors"
 #: this; a larger interval means fewer, fuller supplier writes. Checkpoints
 #: (``config.run``) flush first, so they are not made rarer by it.
 FLUSH_EVERY_LISTINGS = 10_000
+#: pages of listings whose vendors are looked up together (one batch held in memory)
+PREFETCH_PAGES = 5
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 
 
@@ -153,8 +155,9 @@ def run(context: Any) -> dict[str, Any]:
     source = Prefetching(
         ListingsSource(client, logger=context.logger, policy=policy, **settings.source_options()),
         lambda listings: partners.prefetch(vendor_ids(listings)),
-        # a page of listings per batch: its vendors fill the in(id,...) chunks best
-        batch_size=settings.page_size,
+        # five pages of listings per batch: most vendors appear in the first one, so its
+        # in(id,...) chunks are full and later batches rarely need a call of their own
+        batch_size=PREFETCH_PAGES * settings.page_size,
     )
     mapper = VendorMapper(partners)
     sink = LoadSink.for_context(context, SupplierLoad(context), mapper, name="suppliers")

@@ -45,6 +45,14 @@ badinput: $(STAMP)
 secrets: $(STAMP)
 	$(BIN)/python -m tests.proof secrets
 
+# soak, crash and overlap with every Connect listings read going through parallel windows
+# (small pages so the suites' data sets are windowed; fast part inside `make test`)
+.PHONY: proof-windows
+proof-windows: $(STAMP)
+	$(BIN)/python -m tests.proof soak --connect-windows --size tiny --runs 6
+	$(BIN)/python -m tests.proof crash --connect-windows --size tiny --runs 12
+	$(BIN)/python -m tests.proof overlap --connect-windows --size tiny --runs 6
+
 # Every shipped connector across the full cross product of the sandboxes' variants of what
 # no reference confirms (`make test` runs a daily-rotating sample of them).
 variants: variants-codat

@@ -34,6 +34,13 @@ from adapters.sync import sync
 from lib.objects.supplier import SupplierLoad
 
 STREAM = "listings_vendors"
+#: listings read between Load flushes: a flush writes only vendors not written yet this run
+#: (at most one row per vendor), so rows per write are bounded by the vendors, not by
+#: this; a larger interval means fewer, fuller supplier writes. Checkpoints
+#: (``config.run``) flush first, so they are not made rarer by it.
+FLUSH_EVERY_LISTINGS = 10_000
+#: pages of listings whose vendors are looked up together (one batch held in memory)
+PREFETCH_PAGES = 5
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 
 
@@ -146,13 +153,22 @@ def run(context: Any) -> dict[str, Any]:
     source = Prefetching(
         ListingsSource.for_context(context, client, settings),
         lambda listings: partners.prefetch(vendor_ids(listings)),
-        # a page of listings per batch: its vendors fill the in(id,...) chunks best
-        batch_size=settings.page_size,
+        # five pages of listings per batch: most vendors appear in the first one, so its
+        # in(id,...) chunks are full and later batches rarely need a call of their own
+        batch_size=PREFETCH_PAGES * settings.page_size,
     )
     mapper = VendorMapper(partners)
     sink = LoadSink.for_context(context, SupplierLoad(context), mapper, name="suppliers")
     quarantine = Quarantine.for_context(context, connector_name=connector_name)
-    summary = sync(context, source, sink, connector_name=connector_name, stream=STREAM, quarantine=quarantine)
+    summary = sync(
+        context,
+        source,
+        sink,
+        connector_name=connector_name,
+        stream=STREAM,
+        quarantine=quarantine,
+        flush_every=FLUSH_EVERY_LISTINGS,
+    )
     context.logger.info(
         f"{len(mapper.seen)} vendors from Connect listings, {partners.requests_made} partner lookups",
         step="done",

@@ -14,6 +14,14 @@ the last value of a page are stepped over with ``out(id,(...))`` while that list
 by the next order field or, at the last one, split by id prefix
 (:mod:`adapters.connect.ties`), and the walk then resumes strictly after the value.
 No request target grows with the size of a tie group.
+
+Each record's order value is parsed once, where the page order is checked, and handed
+on with the record (:meth:`KeysetReader.keyed`), so a source whose cursor *is* the
+first order field never parses it again. A walk may be bounded above (``until``):
+it then ends on the first page that reaches the bound, without asking the empty
+page a list end needs: records at or past the bound, in order, prove nothing before
+it is left. That is what lets :mod:`adapters.connect.windows` read a backlog as
+adjacent windows that each cost about one request.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from connect.client import ClientError, ConnectClient, R
@@ -38,14 +46,23 @@ from adapters.runtime import LoggerLike
 __all__ = [
     "MAX_TARGET_BYTES",
     "ContentRange",
+    "Keyed",
     "KeysetReader",
     "PageSize",
     "fetch_page",
     "get_path",
     "parse_content_range",
+    "parse_order_value",
 ]
 
 _RANGE = re.compile(r"^\s*items\s+(\d+)-(-?\d+)/(\d+|\*)\s*$")
+
+#: empty answers in a row a walk bounded above accepts before refusing: the list is known
+#: to go on past the bound, so an empty page there is a transient fault, asked again
+BOUNDED_EMPTY_RECHECKS = 8
+
+#: a record and its parsed first order value (the order the walk yields records in)
+Keyed = tuple[dict[str, Any], datetime]
 
 #: longest request target (path + query) the adapter sends; common proxy limits are 4-8 KB
 MAX_TARGET_BYTES = 4096
@@ -77,6 +94,24 @@ def get_path(item: Mapping[str, Any], dotted: str) -> Any:
             return None
         current = current.get(part)
     return current
+
+
+def parse_order_value(raw: Any) -> datetime:
+    """A time value as aware UTC, the way :func:`~adapters.cursor.parse_timestamp` reads it.
+
+    Connect sends UTC ISO timestamps; those are taken straight from ``fromisoformat``
+    (about a microsecond), which is what this runs for on every record of a page.
+    Anything else (other offsets, zone-less or odd forms) goes through
+    ``parse_timestamp``, so the result is always the same as its.
+    """
+    if type(raw) is str:
+        try:
+            value = datetime.fromisoformat(raw)
+        except ValueError:
+            return parse_timestamp(raw)
+        if value.tzinfo is UTC:
+            return value
+    return parse_timestamp(raw)
 
 
 def fetch_page(
@@ -185,11 +220,38 @@ class KeysetReader:
 
     def records(self, base: R) -> Iterator[dict[str, Any]]:
         """The records, page by page; a page that breaks the rules ends the run as ``invalid``."""
+        for record, _ in self.keyed(base):
+            yield record
+
+    def keyed(
+        self, base: R, *, start: KeysetPosition | None = None, until: datetime | None = None
+    ) -> Iterator[Keyed]:
+        """``(record, first order value)`` pairs from ``start`` on, below ``until`` if given.
+
+        With ``until`` the walk stops at the first page holding a value at or past it
+        (such records are dropped: they belong to whoever reads from ``until`` on). A
+        list that ends before the bound ends the usual way, on a confirmed empty page.
+        """
         try:
-            for items in self._walk(base, 0):
-                yield from items
+            for page in self._walk(base, 0, start=start, until=until):
+                yield from page
         except (ConnectPageError, PagingError) as exc:
             raise AdapterError(self.retrier.source, Failure(FailureClass.INVALID, str(exc))) from exc
+
+    def first_page(self, base: R) -> tuple[Page[Keyed], KeysetPosition | None]:
+        """One page from the start of ``base``, checked and keyed, and the position after it.
+
+        The position is None when the page is empty or its last tie group is too large
+        for an ``out(...)`` list (a caller then reads the list with :meth:`keyed`).
+        """
+        try:
+            page = self._keyed_page(base & keyset_filter(self.order_fields[0], None, self.key_field), 0, None)
+            if not page.items:
+                return page, None
+            following = self._after(None, page.items)
+        except (ConnectPageError, PagingError) as exc:
+            raise AdapterError(self.retrier.source, Failure(FailureClass.INVALID, str(exc))) from exc
+        return page, following if fits_budget(following.tie_ids, self.tie_budget) else None
 
     # -- one GET -------------------------------------------------------------------------
 
@@ -207,49 +269,96 @@ class KeysetReader:
         # ``invalid`` failure (AdapterError), like any other non-retryable answer
         return self.retrier.call(attempt, step=self.step)
 
+    def _keyed_page(self, query: R, depth: int, value: datetime | None) -> Page[Keyed]:
+        """A page ordered by ``order_fields[depth]``, each record paired with its first order value.
+
+        At depth 0 the value is parsed from the record; deeper walks and id partitions
+        read one tie group, whose records all share ``value``.
+        """
+        if depth == 0:
+            page = self._get(query, (self.order_fields[0],))
+            field = self.order_fields[0]
+            keyed = [(item, self._order_value(item, field)) for item in page.items]
+        else:
+            assert value is not None
+            ordering = (self.order_fields[depth],) if depth < len(self.order_fields) else ()
+            page = self._get(query, ordering)
+            keyed = [(item, value) for item in page.items]  # the deeper order is checked in _after
+        return Page(keyed, total=page.total, start=page.start)
+
     # -- ordered walk on one field ---------------------------------------------------------
 
-    def _walk(self, base: R, depth: int) -> Iterator[Sequence[dict[str, Any]]]:
+    def _walk(
+        self,
+        base: R,
+        depth: int,
+        *,
+        start: KeysetPosition | None = None,
+        until: datetime | None = None,
+        value: datetime | None = None,
+    ) -> Iterator[Sequence[Keyed]]:
         field = self.order_fields[depth]
-        position: KeysetPosition | None = None
+        position: KeysetPosition | None = start
         while True:
             overflow: list[KeysetPosition] = []
+            reached: list[bool] = []
 
-            def fetch(at: KeysetPosition | None, field: str = field) -> Page[dict[str, Any]]:
-                return self._get(base & keyset_filter(field, at, self.key_field), (field,))
+            def fetch(at: KeysetPosition | None, field: str = field) -> Page[Keyed]:
+                return self._keyed_page(base & keyset_filter(field, at, self.key_field), depth, value)
 
             def advance(
                 at: KeysetPosition | None,
-                page: Page[dict[str, Any]],
-                field: str = field,
+                page: Page[Keyed],
                 overflow: list[KeysetPosition] = overflow,
+                reached: list[bool] = reached,
             ) -> KeysetPosition | None:
-                following = self._after(at, page.items, field)
+                if reached:
+                    return None
+                following = self._after(at, page.items, depth)
                 if not fits_budget(following.tie_ids, self.tie_budget):
                     overflow.append(following)
                     return None
                 return following
 
-            for page in iter_pages(fetch, position, advance, describe=f"GET {self.path}"):
-                yield page.items
+            rechecks = 1 if until is None else BOUNDED_EMPTY_RECHECKS
+            pages = iter_pages(fetch, position, advance, recheck_empty=rechecks, describe=f"GET {self.path}")
+            for page in pages:
+                items = page.items
+                if until is not None and items[-1][1] >= until:
+                    reached.append(True)
+                    items = [pair for pair in items if pair[1] < until]
+                    if depth == 0:
+                        self._after(position, page.items, depth)  # the order check still applies
+                if items:
+                    yield items
+            if until is not None and not reached and not overflow:
+                raise PagingError(
+                    f"GET {self.path}: a walk bounded at {rql_time(until)} met {rechecks + 1} empty pages "
+                    "in a row, although records at or after the bound exist; refusing rather than "
+                    "leaving a hole before it"
+                )
             if not overflow:
                 return
             tie = overflow[0]
+            tie_value = tie.value if depth == 0 else value
             group = base & R().n(field).eq(rql_time(tie.value))
             if depth + 1 < len(self.order_fields):
-                yield from self._walk(group, depth + 1)
+                yield from self._walk(group, depth + 1, value=tie_value)
             else:
-                yield from self._partition(group, tie.tie_ids)
+                yield from self._partition(group, tie.tie_ids, tie_value, depth + 1)
             position = KeysetPosition(tie.value, frozenset())  # strictly after the tie value
 
     def _after(
-        self, position: KeysetPosition | None, items: Sequence[dict[str, Any]], field: str
+        self, position: KeysetPosition | None, items: Sequence[Keyed], depth: int = 0
     ) -> KeysetPosition:
         """The position after a page, checking the page is ordered from ``position`` on."""
+        field = self.order_fields[depth]
         previous = position.value if position is not None else None
-        values: list[datetime] = []
-        for item in items:
-            value = self._order_value(item, field)
+        if depth == 0:
+            values = [value for _, value in items]
+        else:
+            values = [self._order_value(item, field) for item, _ in items]
+        for (item, _), value in zip(items, values, strict=True):
             if previous is not None and value < previous:
                 raise ConnectPageError(
                     f"GET {self.path}: records not ordered by {field!r} "
@@ -257,19 +366,19 @@ class KeysetReader:
                     f"after {previous.isoformat()})"
                 )
             previous = value
-            values.append(value)
         last = values[-1]
-        ties = {str(item.get(self.key_field)) for item, v in zip(items, values, strict=True) if v == last}
+        key = self.key_field
+        ties = {str(item.get(key)) for (item, _), v in zip(items, values, strict=True) if v == last}
         if position is not None and position.value == last:
             ties |= position.tie_ids
         return KeysetPosition(last, frozenset(ties))
 
     def _order_value(self, item: Mapping[str, Any], field: str) -> datetime:
-        raw = get_path(item, field)
+        raw = item.get(field) if "." not in field else get_path(item, field)
         try:
             if raw is None:
                 raise CursorError("missing")
-            return parse_timestamp(raw)
+            return parse_order_value(raw)
         except CursorError:
             raise ConnectPageError(
                 f"GET {self.path}: record {item.get(self.key_field)!r} "
@@ -278,7 +387,9 @@ class KeysetReader:
 
     # -- a tie group split by id prefix ------------------------------------------------------
 
-    def _partition(self, group: R, known: frozenset[str]) -> Iterator[Sequence[dict[str, Any]]]:
+    def _partition(
+        self, group: R, known: frozenset[str], value: datetime | None, depth: int
+    ) -> Iterator[Sequence[Keyed]]:
         """Every record of ``group`` (one order value), read in id ranges of bounded size."""
         pending: list[tuple[IdRange, frozenset[str]]] = [(IdRange(), known)]
         while pending:
@@ -289,16 +400,16 @@ class KeysetReader:
                 continue
             grown: list[frozenset[str]] = []
 
-            def fetch(ids: frozenset[str], part: IdRange = part) -> Page[dict[str, Any]]:
+            def fetch(ids: frozenset[str], part: IdRange = part) -> Page[Keyed]:
                 query = group & part.rql(self.key_field)
                 if ids:
                     query &= R().n(self.key_field).out(sorted(ids))
-                return self._get(query, ())
+                return self._keyed_page(query, depth, value)
 
             def advance(
-                ids: frozenset[str], page: Page[dict[str, Any]], grown: list[frozenset[str]] = grown
+                ids: frozenset[str], page: Page[Keyed], grown: list[frozenset[str]] = grown
             ) -> frozenset[str] | None:
-                following = ids | {str(item.get(self.key_field)) for item in page.items}
+                following = ids | {str(item.get(self.key_field)) for item, _ in page.items}
                 if not fits_budget(following, self.tie_budget):
                     grown.append(following)
                     return None

@@ -42,6 +42,10 @@ CONFIG_PREFIX = "connect_"
 API_PATH = "/public/v1"
 DEFAULT_ENDPOINT = f"https://api.connect.cloudblue.com{API_PATH}"
 
+#: windows read at once on a large backlog (1: one walk, :mod:`adapters.connect.windows`);
+#: chosen from ``python -m bench connect`` on a 2-core machine (bench/README.md)
+DEFAULT_PARALLEL_WINDOWS = 4
+
 #: config key naming the secret that holds the API key (the auth hint refers to it)
 API_KEY_SECRET_SETTING = "connect_api_key_secret"
 DEFAULT_API_KEY_SECRET = "connect_api_key"
@@ -59,6 +63,20 @@ class ConnectSettings(BaseModel):
         ge=1,
         le=1000,
         description="records requested per page; lowered for the run if the server refuses it",
+    )
+    parallel_windows: int = Field(
+        DEFAULT_PARALLEL_WINDOWS,
+        ge=1,
+        le=32,
+        description=(
+            "time windows of a large backlog read at once (1: one request at a time); "
+            "the stream stays in cursor order"
+        ),
+    )
+    window_records: int | None = Field(
+        None,
+        ge=1,
+        description="records a window aims at (default: 95% of the page size, so a window is one request)",
     )
     connection_timeout: float = Field(15.0, gt=0, description="seconds to establish a connection")
     read_timeout: float = Field(60.0, gt=0, description="seconds to wait for response bytes")
@@ -84,6 +102,8 @@ class ConnectSettings(BaseModel):
         return {
             "page_size": self.page_size,
             "lookback": timedelta(seconds=self.lookback_seconds),
+            "parallel_windows": self.parallel_windows,
+            "window_records": self.window_records,
         }
 
 

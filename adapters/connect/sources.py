@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any, Self
 from connect.client import ClientError, ConnectClient, R
 
 from adapters.connect.errors import classify_connect_error
-from adapters.connect.paging import KeysetReader, PageSize, fetch_page, get_path
+from adapters.connect.paging import Keyed, KeysetReader, PageSize, fetch_page, get_path
 from adapters.connect.query import window_filter
+from adapters.connect.settings import DEFAULT_PARALLEL_WINDOWS
 from adapters.connect.streams import StreamSpec, get_stream
+from adapters.connect.windows import ParallelWindows
 from adapters.cursor import CursorError, parse_timestamp
 from adapters.failures import AdapterError, Classifier, Failure, FailureClass
 from adapters.protocol import Ordering
@@ -102,6 +104,8 @@ class ConnectStreamSource:
         extra_filter: R | None = None,
         lookback: timedelta = DEFAULT_LOOKBACK,
         now: Callable[[], datetime] | None = None,
+        parallel_windows: int = DEFAULT_PARALLEL_WINDOWS,
+        window_records: int | None = None,
     ) -> None:
         self.client = client
         self.spec = get_stream(spec) if isinstance(spec, str) else spec
@@ -119,6 +123,16 @@ class ConnectStreamSource:
         self._now = now
         #: read by the sync driver: subtracted from the stored cursor before the next run
         self.lookback = lookback
+        if parallel_windows < 1:
+            raise ValueError(f"parallel_windows must be at least 1, got {parallel_windows}")
+        if window_records is not None and window_records < 1:
+            raise ValueError(f"window_records must be at least 1, got {window_records}")
+        self.parallel_windows = parallel_windows
+        self.window_records = window_records
+        #: the windowed reader of the last ``fetch_since`` on a stream that can be windowed
+        self.windows: ParallelWindows | None = None
+        #: the cursor is the first keyset field, so each record's value is parsed once, by the pager
+        self._cursor_is_order = self.spec.cursor_field == self.spec.order_field
 
     @classmethod
     def for_context(
@@ -204,8 +218,47 @@ class ConnectStreamSource:
 
     def iter_raw(self, cursor: datetime | None) -> Iterator[dict[str, Any]]:
         """The stream's records as Connect returned them, keyset paged (ties of any size)."""
-        self.reader = self._reader(step="page")
-        return self.reader.records(self.base_filter(cursor))
+        for record, _ in self.iter_keyed(cursor):
+            yield record
+
+    @property
+    def windowable(self) -> bool:
+        """Whether a backlog can be read as time windows: a record stream ordered and
+        filtered by its cursor, so each window is an ordinary bounded keyset walk.
+
+        Document streams are read as one walk: each item opens nested lists and
+        downloads of its own, and their lists are few (monthly batches)."""
+        spec = self.spec
+        return (
+            spec.kind == "record"
+            and spec.ordering is Ordering.CURSOR_ORDERED
+            and spec.filter_field == spec.order_field
+        )
+
+    def iter_keyed(self, cursor: datetime | None) -> Iterator[Keyed]:
+        """``(record, first keyset value)`` pairs, in parallel windows when the stream allows."""
+        base = self.base_filter(cursor)
+        if not self.windowable or self.parallel_windows == 1:
+            self.reader = self._reader(step="page")
+            return self.reader.keyed(base)
+        self.windows = ParallelWindows(
+            lambda: self._reader(step="page"),
+            workers=self.parallel_windows,
+            per_window=self.window_records,
+            logger=self.logger,
+        )
+        return self.windows.keyed(base)
+
+    def settled_cursor(self) -> datetime | None:
+        """Below this cursor the current fetch has yielded everything it will (finished windows)."""
+        return self.windows.settled_cursor() if self.windows is not None else None
+
+    @property
+    def requests(self) -> int:
+        """List requests of the last fetch (every window's), for reports and benchmarks."""
+        if self.windows is not None:
+            return self.windows.requests
+        return self.reader.requests if self.reader is not None else 0
 
     def _reader(self, *, step: str) -> KeysetReader:
         return KeysetReader(
@@ -223,10 +276,13 @@ class ConnectStreamSource:
         """A bad record ends the run as a classified ``invalid`` failure naming the record."""
         return AdapterError(f"connect.{self.spec.name}", Failure(FailureClass.INVALID, message))
 
-    def to_item(self, record: dict[str, Any]) -> RecordItem:
+    def to_item(self, record: dict[str, Any], parsed: datetime | None = None) -> RecordItem:
+        """The record as an item; ``parsed`` is its cursor value when the pager parsed it already."""
         key = record.get(self.spec.key_field)
         if not key:
             raise self.invalid(f"record without {self.spec.key_field!r}")
+        if parsed is not None:
+            return RecordItem(key=str(key), cursor=parsed, payload=record, stream=self.spec.name)
         raw = get_path(record, self.spec.cursor_field)
         cursor: datetime | None = None
         if raw is not None:
@@ -239,8 +295,12 @@ class ConnectStreamSource:
         return RecordItem(key=str(key), cursor=cursor, payload=record, stream=self.spec.name)
 
     def fetch_since(self, cursor: datetime | None) -> Iterator[RecordItem]:
-        for record in self.iter_raw(cursor):
-            yield self.to_item(record)
+        if not self._cursor_is_order:
+            for record in self.iter_raw(cursor):
+                yield self.to_item(record)
+            return
+        for record, value in self.iter_keyed(cursor):
+            yield self.to_item(record, value)
 
     def iter_by_keys(self, keys: Sequence[str]) -> Iterator[dict[str, Any]]:
         """The records with these ids as they are now, whatever their time (``in(id,(...))``)."""

@@ -36,6 +36,13 @@ if TYPE_CHECKING:
     from adapters.testing.logger import RecordingLogger
 
 
+def pytest_recording_configure(config: Any, vcr: Any) -> None:
+    """Register the kit's query matcher (``DEFAULT_MATCH_ON`` names it)."""
+    from adapters.testing.cassettes import QUERY_TERMS, query_terms
+
+    vcr.register_matcher(QUERY_TERMS, query_terms)
+
+
 @pytest.fixture
 def nuntiq_secrets() -> list[str]:
     return []

@@ -203,6 +203,19 @@ class _IndexSlice(Sequence[str]):
         return self._keys[self._start + i][1]
 
 
+class _ReversedIndexSlice(_IndexSlice):
+    """``_IndexSlice`` read from its end: a descending order on an indexed field."""
+
+    def __getitem__(self, i: int | slice) -> str | Sequence[str]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self._keys[self._end - 1 - i][1]
+
+
 @dataclass
 class _Scan:
     """An ordered query's candidates, the matches found so far and where the scan stopped."""
@@ -314,13 +327,15 @@ class Collection:
         between the filter's bounds; otherwise a field the filter pins to one value
         (``eq``) narrows the scan to that value (and an id prefix), sorted afterwards.
         """
-        if ordering and not ordering[0].startswith("-") and len(ordering) == 1:
-            field = ordering[0].lstrip("+")
+        if ordering and len(ordering) == 1:
+            field = ordering[0].lstrip("+-")
             index = self.indexes.get(field)
             if index is not None:
                 low, high = value_bounds(text, field) if text else (None, None)
                 prefix = id_prefix(text) if text and low is not None and low == high else ""
                 start, end = index.between(low, high, prefix)
+                if ordering[0].startswith("-"):  # the newest first, as an index read backwards
+                    return _ReversedIndexSlice(index.keys, start, end), True
                 return _IndexSlice(index.keys, start, end), True
         if text:
             for field, index in self.indexes.items():

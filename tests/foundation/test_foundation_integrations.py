@@ -35,7 +35,7 @@ def test_no_tool_tells_integrations_apart_by_connector_name_prefix() -> None:
 
     (The plug-ins themselves may look at their own settings keys.)
     """
-    prefix = re.compile(r"""startswith\(\s*["'](connect|codat|acme|sample)_?["']""")
+    prefix = re.compile(r"""(connector|name)\.startswith\(\s*["'](connect|codat|acme|sample)_?["']""")
     plug_ins = REPO_ROOT / "lib" / "integrations"
     tools = [p for p in sorted((REPO_ROOT / "lib").rglob("*.py")) if plug_ins not in p.parents]
     tools += sorted((REPO_ROOT / "tests" / "proof").glob("*.py"))

@@ -46,3 +46,21 @@ def test_calls_it_does_not_serve_are_refused_by_name() -> None:
         api.post("/v1/supplier", data={})
     with pytest.raises(NotImplementedError, match="custom-data tables only, not /v1/source-documents"):
         api.get("/v1/source-documents")
+
+
+def test_cassette_queries_match_term_by_term_rql_included() -> None:
+    """vcrpy's own ``query`` matcher drops parts without ``=``, so every RQL page looked alike."""
+    from types import SimpleNamespace
+
+    import pytest as _pytest
+
+    from adapters.testing.cassettes import DEFAULT_MATCH_ON, QUERY_TERMS, query_terms
+
+    assert QUERY_TERMS in DEFAULT_MATCH_ON and "query" not in DEFAULT_MATCH_ON
+    base = "http://h/public/v1/listings?"
+    a = SimpleNamespace(uri=base + "ge(updated,2024-01-01T00:00:00Z)&ordering(updated)&limit=10")
+    same = SimpleNamespace(uri=base + "limit=10&ordering(updated)&ge(updated,2024-01-01T00:00:00Z)")
+    other = SimpleNamespace(uri=base + "ge(updated,2024-02-01T00:00:00Z)&ordering(updated)&limit=10")
+    query_terms(a, same)
+    with _pytest.raises(AssertionError):
+        query_terms(a, other)

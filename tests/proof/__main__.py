@@ -7,11 +7,13 @@ prints its figures and exits non-zero when a must-be-zero figure is not zero.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import time
 from collections.abc import Sequence
 
-from tests.proof.env import SMALL, TINY, ProofEnv, Sizes
+from tests.proof.env import CONNECT_CONFIG_VARIABLE, CONNECT_WINDOWS, SMALL, TINY, ProofEnv, Sizes
 
 
 def _sizes(name: str) -> Sizes:
@@ -108,12 +110,19 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--soak-runs", type=int, default=4, help="soak rounds before the scan")
         p.add_argument("--seed", type=int, default=7)
         p.add_argument("--size", choices=("small", "tiny"), default="small", help="source data set")
+        p.add_argument(
+            "--connect-windows",
+            action="store_true",
+            help="read Connect listings through parallel windows (small pages, 4 windows at once)",
+        )
         p.set_defaults(func=func)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.connect_windows:  # every environment the suite starts, child processes included
+        os.environ[CONNECT_CONFIG_VARIABLE] = json.dumps(CONNECT_WINDOWS)
     result: int = args.func(args)
     return result
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import secrets
 import shutil
 import tempfile
@@ -64,6 +65,27 @@ SOAK_FAULTS: dict[str, Any] = {
 #: per-connector config the suites add to the shipped fixture (small pages: several even
 #: for a small data set)
 PROOF_CONFIG: dict[str, dict[str, Any]] = {"acme_pull_suppliers": {"page_size": 5}}
+
+
+#: Connect settings that put every listings read of the suites' small data sets through
+#: parallel windows (adapters.connect.windows): pages of 5, so the first page is full and
+#: claims more, windows of about 4 listings, four read at once
+CONNECT_WINDOWS: dict[str, Any] = {"connect_page_size": 5, "connect_parallel_windows": 4}
+
+#: environment variable holding Connect config (JSON) added to every Connect connector the
+#: suites run, e.g. ``PROOF_CONNECT_CONFIG='{"connect_parallel_windows": 4}'``; the
+#: ``--connect-windows`` option of ``python -m tests.proof`` sets it to CONNECT_WINDOWS
+CONNECT_CONFIG_VARIABLE = "PROOF_CONNECT_CONFIG"
+
+
+def connect_config_from_environment() -> dict[str, Any]:
+    raw = os.environ.get(CONNECT_CONFIG_VARIABLE, "").strip()
+    if not raw:
+        return {}
+    value = json.loads(raw)
+    if not isinstance(value, dict) or not all(str(k).startswith("connect_") for k in value):
+        raise ValueError(f"{CONNECT_CONFIG_VARIABLE} must be a JSON object of connect_* keys, got {raw!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -215,6 +237,8 @@ class ProofEnv:
     #: job tokens of connector runs in child processes (their records live in the child)
     child_tokens: list[str] = field(default_factory=list)
     _own_workdir: bool = True
+    #: added to every Connect connector's config (e.g. :data:`CONNECT_WINDOWS`)
+    connect_config: dict[str, Any] = field(default_factory=dict)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -226,8 +250,14 @@ class ProofEnv:
         seed: int = 1,
         workdir: Path | None = None,
         nuntiq_options: Mapping[str, Any] | None = None,
+        connect_config: Mapping[str, Any] | None = None,
     ) -> ProofEnv:
-        """Start the three services; ``nuntiq_options`` go to the Nuntiq sandbox (variants, clock offset)."""
+        """Start the three services; ``nuntiq_options`` go to the Nuntiq sandbox (variants, clock offset).
+
+        ``connect_config`` is added to the Connect connectors' config (default: the
+        ``PROOF_CONNECT_CONFIG`` environment variable, so a whole suite can be run with,
+        say, parallel windows forced on).
+        """
         own = workdir is None
         root = Path(tempfile.mkdtemp(prefix="nuntiq-proof-")) if workdir is None else workdir
         root.mkdir(parents=True, exist_ok=True)
@@ -268,6 +298,9 @@ class ProofEnv:
             settings={},
             seed=seed,
             _own_workdir=own,
+            connect_config=dict(
+                connect_config_from_environment() if connect_config is None else connect_config
+            ),
         )
         env.settings = {name: env.build_settings(name) for name in CONNECTORS}
         return env
@@ -293,7 +326,10 @@ class ProofEnv:
         config = settings["config"]
         config["retry"] = dict(SOAK_RETRY)
         config["run"] = dict(PROOF_RUN)
-        integration_of(connector).point_at(settings, self)
+        integration = integration_of(connector)
+        integration.point_at(settings, self)
+        if integration.name == "connect":
+            config.update(self.connect_config)
         config.update(PROOF_CONFIG.get(connector, {}))
         return settings
 

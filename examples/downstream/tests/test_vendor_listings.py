@@ -25,7 +25,13 @@ def test_listings_sync_from_the_stored_cursor(
     fake_context: Callable[..., FakeContext], recording_logger: RecordingLogger, no_retry_sleep: list[float]
 ) -> None:
     context = fake_context(
-        {"connector_name": "vendors", "connect_endpoint": ENDPOINT, "connect_page_size": 10},
+        # one request at a time: vcrpy's recorder is not safe for parallel windows' threads
+        {
+            "connector_name": "vendors",
+            "connect_endpoint": ENDPOINT,
+            "connect_page_size": 10,
+            "connect_parallel_windows": 1,
+        },
         secrets={"connect_api_key": API_KEY},
     )
     delta = InMemoryDelta({("vendors", STREAM): STORED})

@@ -63,6 +63,7 @@ from urllib.parse import quote
 
 from adapters.cursor import CursorError, format_cursor, parse_timestamp
 from adapters.nuntiq.listing import iter_rows, row_value
+from adapters.nuntiq.shapes import row_stamp, upsert_stamp
 from adapters.retry import Retrier
 from adapters.runtime import ApiLike
 from adapters.servertime import ServerClock
@@ -231,6 +232,8 @@ class Ledger:
         if not self.clock.known:
             data = {"rows": [{"key": f"{self.namespace}/~clock", "value": {"purpose": "server time"}}]}
             self._observe(self._call(lambda: self.api.put(self._path, data=data), step="ledger_write"))
+            if not self.clock.known:  # an upsert answer without a time: listing the row observes it
+                list(self._rows(prefix=f"{self.namespace}/~clock"))
         return self.clock.now()
 
     # -- reading ------------------------------------------------------------------------
@@ -264,7 +267,7 @@ class Ledger:
             describe=f"ledger {self.namespace}",
         )
         for item in rows:
-            yield str(item.get("key")), item.get("value"), self.clock.observe(item.get("updated_at"))
+            yield str(item.get("key")), item.get("value"), self.clock.observe(row_stamp(item))
 
     # -- writing ------------------------------------------------------------------------
 
@@ -348,10 +351,13 @@ class Ledger:
             self.guard.fence()
         data = {"rows": [{"key": self.row_key(entry.key), "value": entry.to_value()}]}
         stamp = self._observe(self._call(lambda: self.api.put(self._path, data=data), step="ledger_write"))
+        if stamp is None:  # an upsert answer without a time: the row as listed has it
+            row_key = self.row_key(entry.key)
+            stamp = next((s for k, _, s in self._rows(prefix=row_key) if k == row_key), None)
         return dataclasses.replace(entry, written_at=stamp)
 
     def _observe(self, body: Any) -> datetime | None:
-        return self.clock.observe(body.get("updated_at") if isinstance(body, Mapping) else None)
+        return self.clock.observe(upsert_stamp(body))
 
     def _call(self, fn: Callable[[], T], *, step: str) -> T:
         return self.retrier.call(fn, step=step) if self.retrier is not None else fn()

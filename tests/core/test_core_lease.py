@@ -209,7 +209,7 @@ def test_lease_needs_the_servers_timestamp() -> None:
                 row.pop("updated_at", None)
             return body
 
-    with pytest.raises(LeaseLost, match="updated_at.*got \\{'written': 1\\}"):
+    with pytest.raises(LeaseLost, match=r"updated_at.*got \{'written': 1\}"):
         lease(NoStampApi(), "run-a").acquire()
 
 

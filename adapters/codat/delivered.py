@@ -37,7 +37,7 @@ from urllib.parse import quote
 from adapters.codat.layout import ListedFile
 from adapters.cursor import format_cursor
 from adapters.ledger import EntryState, Ledger
-from adapters.nuntiq.listing import iter_rows
+from adapters.nuntiq.listing import PageLimit, iter_rows
 from adapters.retry import Retrier
 from adapters.runtime import ApiLike
 
@@ -113,6 +113,7 @@ class DeliveryRecord:
         self.retrier = retrier
         self.now = now
         self._path = f"/v1/custom-data/{quote(table, safe='')}"
+        self._page = PageLimit(_PAGE)  # a size the server refused is not asked again
 
     def summaries(self) -> dict[str, DaySummary]:
         return {key[len(self.prefix) :]: DaySummary.from_value(value) for key, value in self._rows()}
@@ -179,7 +180,7 @@ class DeliveryRecord:
         rows = iter_rows(
             lambda params: self._call(_bind(self.api.get, self._path, params), step="codat.delivered_read"),
             {"key_prefix": self.prefix},
-            limit=_PAGE,
+            limit=self._page,
             describe=f"codat day summaries {self.prefix}",
         )
         for item in rows:

@@ -73,7 +73,9 @@ def _status(exc: BaseException) -> int | None:
 
 
 def _identity(items: list[Mapping[str, Any]]) -> tuple[str, ...]:
-    return tuple(str(i.get("key", i.get("id", ""))) for i in items)
+    """The page's row keys (or document ids); empty when a row has neither, so never compared."""
+    names = [i.get("key", i.get("id")) for i in items]
+    return tuple(str(n) for n in names) if all(n is not None for n in names) else ()
 
 
 def _prefixed(items: list[Mapping[str, Any]], prefix: Any) -> list[Mapping[str, Any]]:

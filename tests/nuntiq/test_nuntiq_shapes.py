@@ -230,3 +230,11 @@ def test_a_listing_in_no_order_is_refused_naming_the_assumption() -> None:
 
     with pytest.raises(ShapeError, match=r"listed after one created .*assumed: the listing is ordered"):
         list(NuntiqDocumentSource(Api()).fetch_since(None))  # type: ignore[arg-type]
+
+
+def test_rows_without_keys_are_never_taken_for_a_repeated_page() -> None:
+    def keyless(params: dict[str, Any]) -> Any:
+        page = int(params["page"])
+        return {"items": [{"value": 1}] * 5 if page <= 2 else [], "count": 10, "page": page}
+
+    assert len(list(iter_rows(keyless, {}, limit=5, describe="keyless"))) == 10

@@ -35,6 +35,11 @@ documentation does not give (the first value of each is what API.md describes):
                    ``ignored``
 ``document_order`` the source-document list order: ``created_asc`` or ``created_desc``
 =================  =================================================================
+
+``paths`` (not among the shape options: the package cannot guess a path, so under the
+other value every connector must fail at once, naming the assumption): ``documented``
+(``/v1/custom-data/{table}``) or ``custom_data_tables`` (``/v1/custom-data/tables/{table}/rows``;
+the documented path answers ``404``).
 """
 
 from __future__ import annotations
@@ -75,6 +80,7 @@ class Variants(BaseModel):
     upload_answer: Literal["document", "list", "wrapped"] = "document"
     created_after: Literal["exclusive", "inclusive", "ignored"] = "exclusive"
     document_order: Literal["created_asc", "created_desc"] = "created_asc"
+    paths: Literal["documented", "custom_data_tables"] = "documented"
 
     def shapes(self) -> dict[str, str]:
         """The shape options only (what the variant runs vary)."""

@@ -10,7 +10,9 @@ malicious archives, switch quota mode, lose upload answers and return what was u
 (ground truth). What Codat has not confirmed (archive layout, duplicate numbering, what
 ``?date=`` selects, the empty-day answer, the error body shape, rate-limit headers) follows
 the store's :class:`~sandbox.codat.variants.CodatVariant`, set at start-up
-(``variant=``), with the seed, or through ``PUT /_sandbox/codat/variant``.
+(``variant=``), with the seed, or through ``PUT /_sandbox/codat/variant``. An enforced
+request quota and the ``X-Rate-Limit-Reset`` format are set with
+``PUT /_sandbox/codat/rate-limit`` (:mod:`sandbox.codat.ratelimit`).
 """
 
 from __future__ import annotations

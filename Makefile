@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint typecheck soak crash overlap badinput secrets variants variants-codat bench bench-quick sandbox clean downstream
+.PHONY: venv demo test lint typecheck soak crash overlap badinput secrets variants variants-codat variants-nuntiq bench bench-quick sandbox clean downstream
 
 venv: $(STAMP)
 
@@ -55,10 +55,14 @@ proof-windows: $(STAMP)
 
 # Every shipped connector across the full cross product of the sandboxes' variants of what
 # no reference confirms (`make test` runs a daily-rotating sample of them).
-variants: variants-codat
+variants: variants-codat variants-nuntiq
 
 variants-codat: $(STAMP)
 	CODAT_VARIANTS=all $(BIN)/python -m pytest tests/codat/test_codat_variants.py -q $(PYTEST_ARGS)
+
+# Nuntiq custom-data and source-document shapes: each value alone, then all 1,728 combinations.
+variants-nuntiq: $(STAMP)
+	$(BIN)/python -m pytest tests/nuntiq/long_variants.py -q $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -51,7 +51,8 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from adapters.cursor import format_cursor, parse_timestamp
-from adapters.nuntiq.listing import iter_rows
+from adapters.nuntiq.listing import PageLimit, iter_rows
+from adapters.nuntiq.shapes import row_stamp, upsert_stamp
 from adapters.retry import Retrier
 from adapters.runtime import ApiLike, LoggerLike
 from adapters.servertime import ServerClock
@@ -102,7 +103,7 @@ class Claim:
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Claim | None:
         value = row.get("value")
-        stamp = row.get("updated_at")
+        stamp = row_stamp(row)
         if not isinstance(value, Mapping) or not isinstance(stamp, str):
             return None
         try:
@@ -167,6 +168,7 @@ class RunLease:
         self._confirmed: float | None = None  # monotonic time a confirmation was started
         self._held = False
         self._lost: str | None = None
+        self._page = PageLimit(_PAGE)
 
     @property
     def held(self) -> bool:
@@ -267,11 +269,16 @@ class RunLease:
             value["previous_heartbeat"] = format_cursor(self._last_heartbeat)
         data = {"rows": [{"key": self.key, "value": value}]}
         body = self._call(lambda: self.api.put(_PATH, data=data), step="lease_write")
-        stamp = self.clock.observe(body.get("updated_at") if isinstance(body, Mapping) else None)
+        stamp = self.clock.observe(upsert_stamp(body))
+        if stamp is None:
+            # an answer without a time: the row as listed carries the server's stamp
+            mine = [row for row in self._rows(self.key) if row.get("key") == self.key]
+            stamp = self.clock.observe(row_stamp(mine[0])) if mine else None
         if stamp is None:
             raise LeaseLost(
-                "the custom-data upsert answered no updated_at timestamp; the run lease needs the "
-                f"server's time (assumption in sandbox/nuntiq/API.md), got {str(body)[:120]}"
+                "neither the custom-data upsert answer nor the row read back carries a server "
+                "timestamp (updated_at); the run lease needs the server's time (assumption in "
+                f"sandbox/nuntiq/API.md), got {str(body)[:120]}"
             )
         if self._claimed_at is None:
             self._claimed_at = stamp
@@ -285,11 +292,11 @@ class RunLease:
         rows = iter_rows(
             lambda params: self._call(_bind(self.api.get, params), step="lease_read"),
             {"key_prefix": prefix},
-            limit=_PAGE,
+            limit=self._page,
             describe=f"lease claims {prefix}",
         )
         for item in rows:
-            self.clock.observe(item.get("updated_at"))
+            self.clock.observe(row_stamp(item))
             yield item
 
     def _withdraw(self) -> None:

@@ -46,7 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters.cursor import format_cursor, parse_timestamp
 from adapters.failures import AdapterError, FailureClass
-from adapters.nuntiq.listing import iter_rows, row_value
+from adapters.nuntiq.listing import PageLimit, iter_rows, row_value
 from adapters.nuntiq.retrier import nuntiq_retrier
 from adapters.records import Refetch, RefusedItem
 from adapters.retry import Retrier
@@ -184,6 +184,7 @@ class QuarantineStore:
         self.table = table
         self.retrier = retrier
         self._path = f"/v1/custom-data/{quote(table, safe='')}"
+        self._page = PageLimit(_PAGE)  # a size the server refused is not asked again
 
     def row_key(self, stream: str, key: str) -> str:
         row = f"{self.namespace}/{stream}/{key}"
@@ -197,7 +198,7 @@ class QuarantineStore:
         rows = iter_rows(
             lambda params: self._call(_bind(self.api.get, self._path, params), step="quarantine_read"),
             {"key_prefix": prefix},
-            limit=_PAGE,
+            limit=self._page,
             describe=f"quarantine {self.namespace}",
         )
         for row in rows:

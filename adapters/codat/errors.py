@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 from codat_files.models import errors as sdk_errors
 
-from adapters.failures import Classifier, Failure, FailureClass, parse_retry_after, with_own_errors
+from adapters.codat.ratelimit import requested_wait
+from adapters.failures import Classifier, Failure, FailureClass, with_own_errors
 from adapters.http_status import DEFAULT_STATUS_TABLE
 
 AUTH_HINT = "check the Codat API key secret ({secret}) and that it may access this company"
@@ -132,10 +133,13 @@ def make_classifier(api_key_secret: str = "codat_api_key") -> Classifier:
         url = str(response.request.url.copy_with(query=None)) if response is not None else ""
         path = httpx.URL(url).path if url else ""
         message = _describe(status or 0, body, path)
-        retry_after = parse_retry_after(response.headers.get("Retry-After")) if response is not None else None
         if status is None or status == 0:
             # SDKError("No response received") and similar: nothing came back.
             return Failure(FailureClass.TRANSIENT, f"Codat gave no usable response: {exc}")
+        headers = response.headers if response is not None else httpx.Headers()
+        retry_after = requested_wait(status, headers)
+        if retry_after is not None and "retry-after" not in headers:
+            message = f"{message}; the rate-limit quota is spent until its reset in {retry_after:.0f}s"
         kind = CODAT_STATUS_TABLE.lookup(status)
         if kind is None:
             return Failure(FailureClass.INVALID, f"unexpected Codat response: {message}", status)

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any, Self
 from connect.client import ClientError, ConnectClient, R
 
 from adapters.connect.errors import classify_connect_error
+from adapters.connect.newest import FLOOR, newest_stamp
 from adapters.connect.paging import Keyed, KeysetReader, PageSize, fetch_page, get_path
-from adapters.connect.query import window_filter
+from adapters.connect.query import build_query_string, rql_time, window_filter
 from adapters.connect.settings import DEFAULT_PARALLEL_WINDOWS
 from adapters.connect.streams import StreamSpec, get_stream
 from adapters.connect.windows import ParallelWindows
@@ -53,9 +54,8 @@ REFETCH_IDS_PER_QUERY = 40
 #: that refuse it get a smaller one (see :class:`~adapters.connect.paging.PageSize`)
 DEFAULT_PAGE_SIZE = 1000
 
-#: how far before the host clock an ``UNORDERED`` window closes when Connect sends no
-#: ``Date`` header: a host clock that far ahead of the server's is then still safe
-HOST_CLOCK_MARGIN = timedelta(minutes=5)
+#: one step past a stamp: a window ending here still holds the stamp (its end is exclusive)
+_TICK = timedelta(microseconds=1)
 
 #: Connect stamps ``updated`` when a change is made, not when it becomes visible, so a
 #: record can appear with a time just before one already read; re-reading a short
@@ -165,7 +165,7 @@ class ConnectStreamSource:
     def close(self) -> None:
         """Holds nothing: the Connect client is the caller's, shared with other sources."""
 
-    def window_end(self) -> datetime:
+    def window_end(self, since: datetime | None = None) -> datetime:
         """Where an ``UNORDERED`` run's window closes: the *server's* time at the start.
 
         Records updated after that are left to the next run, whose lower bound (the
@@ -173,9 +173,10 @@ class ConnectStreamSource:
         ``Date`` header of a ``limit=0`` probe (``limit=1`` when 0 is refused), so a
         skewed host clock cannot open a gap; an injected ``now`` wins (tests,
         cassettes). Without a ``Date`` header (HTTP requires one from servers with a
-        clock, so this is unconfirmed rather than expected) the window closes
-        :data:`HOST_CLOCK_MARGIN` before the host clock, and a warning says so: a
-        window that closes early only leaves records to the next run.
+        clock, so this is unconfirmed rather than expected) the window closes just after
+        the newest stamp at or after ``since`` that Connect holds
+        (:mod:`adapters.connect.newest`): a time the server confirms it has reached,
+        whatever the host clock says. A warning names the fallback.
         """
         if self._now is not None:
             return self._now()
@@ -196,15 +197,27 @@ class ConnectStreamSource:
         server_now = self.retrier.call(attempt, step=f"connect.{self.spec.name}.server_time")
         if server_now is not None:
             return server_now
-        end = _utcnow() - HOST_CLOCK_MARGIN
+        field = self.spec.filter_field or self.spec.cursor_field
+        newest = newest_stamp(self._records_from, field, since=since, guess=_utcnow())
+        end = newest + _TICK if newest is not None else (since or FLOOR)
         if self.logger is not None:
             self.logger.warn(
                 f"Connect sent no Date header; the {self.spec.name} window closes at "
-                f"{end.isoformat()}, {HOST_CLOCK_MARGIN} before the host clock",
+                f"{end.isoformat()}, just after the newest {field} Connect holds",
                 step=f"connect.{self.spec.name}.server_time",
                 detail={"window_end": end.isoformat()},
             )
         return end
+
+    def _records_from(self, at: datetime, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` records of the collection whose filter field is at or after ``at``."""
+        field = self.spec.filter_field or self.spec.cursor_field
+        query = build_query_string(R().n(field).ge(rql_time(at)))
+        page = self.retrier.call(
+            lambda: fetch_page(self.client, self.path, query, limit=limit, offset=0),
+            step=f"connect.{self.spec.name}.server_time",
+        )
+        return list(page.items)
 
     def base_filter(self, cursor: datetime | None) -> R:
         """The filter for a run starting at ``cursor`` (exposed so tests can check it)."""
@@ -213,7 +226,7 @@ class ConnectStreamSource:
         if spec.filter_field is None or spec.ordering is Ordering.FULL_SCAN:
             return query
         if spec.ordering is Ordering.UNORDERED:
-            return query & window_filter(spec.filter_field, cursor, self.window_end())
+            return query & window_filter(spec.filter_field, cursor, self.window_end(cursor))
         return query & window_filter(spec.filter_field, cursor)
 
     def iter_raw(self, cursor: datetime | None) -> Iterator[dict[str, Any]]:

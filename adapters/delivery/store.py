@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
-from adapters.nuntiq.listing import iter_rows, row_value
+from adapters.nuntiq.listing import PageLimit, iter_rows, row_value
+from adapters.nuntiq.shapes import row_stamp, upsert_stamp
 from adapters.retry import Retrier
 from adapters.runtime import ApiLike
 
@@ -81,6 +82,7 @@ class NuntiqCustomData:
         self.read_step = read_step
         self.write_step = write_step
         self._path = f"/v1/custom-data/{quote(table, safe='')}"
+        self._page = PageLimit(self.PAGE)  # a size the server refused is not asked again
 
     @property
     def max_key_length(self) -> int:
@@ -93,17 +95,26 @@ class NuntiqCustomData:
             return self.retrier.call(lambda: get(path, params=params), step=self.read_step)
 
         for item in iter_rows(
-            page, {"key_prefix": prefix}, limit=self.PAGE, describe=f"{self.table} {prefix}"
+            page, {"key_prefix": prefix}, limit=self._page, describe=f"{self.table} {prefix}"
         ):
-            yield StoredRow(str(item.get("key")), row_value(item.get("value")), item.get("updated_at"))
+            yield StoredRow(str(item.get("key")), row_value(item.get("value")), row_stamp(item))
 
     def upsert(self, rows: Sequence[tuple[str, Mapping[str, Any]]]) -> object:
+        """Write ``rows``; the server's stamp from the answer, or from the last row read back.
+
+        No reference says what an upsert answers: the stamp is taken in any of its
+        spellings (:func:`adapters.nuntiq.shapes.upsert_stamp`), and when the answer has no
+        time at all the last row written is listed, which costs one read per write.
+        """
         stamp: object = None
         for start in range(0, len(rows), self.MAX_ROWS_PER_PUT):
             chunk = rows[start : start + self.MAX_ROWS_PER_PUT]
             data = {"rows": [{"key": key, "value": dict(value)} for key, value in chunk]}
             body = self._call(self.api.put, data, step=self.write_step)
-            stamp = body.get("updated_at") if isinstance(body, Mapping) else None
+            stamp = upsert_stamp(body)
+        if stamp is None and rows:
+            last = rows[-1][0]
+            stamp = next((row.stamp for row in self.rows(last) if row.key == last), None)
         return stamp
 
     def delete(self, keys: Sequence[str]) -> None:

@@ -19,6 +19,14 @@ _AUTH_HINT = (
 )
 
 
+#: no reference gives these paths, so a 404 on them most likely means they differ
+_PATH_HINT = (
+    "the package assumes custom-data tables at /v1/custom-data/{table} and the source-document "
+    "list at /v1/source-documents (unconfirmed, see sandbox/nuntiq/API.md); a 404 from those calls "
+    "means the customer API keeps them elsewhere"
+)
+
+
 def classify_nuntiq_error(exc: BaseException) -> Failure | None:
     """Classify a Nuntiq ``ApiError``; ``None`` for anything that is not one."""
     status = getattr(exc, "status_code", None)
@@ -36,7 +44,7 @@ def classify_nuntiq_error(exc: BaseException) -> Failure | None:
         status,
         message,
         retry_after=_retry_after(exc, text) if kind.retryable else None,
-        hints={FailureClass.AUTH: _AUTH_HINT},
+        hints={FailureClass.AUTH: _AUTH_HINT, FailureClass.NOT_FOUND: _PATH_HINT},
     )
 
 

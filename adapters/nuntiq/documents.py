@@ -1,11 +1,12 @@
 """Nuntiq source documents as a source: every file of every document created since a cursor.
 
 Used in the push direction (Nuntiq -> Codat): the Codat push connector syncs this source
-into its uploader. The cursor is the document's ``created_at``; the list endpoint orders
-by ``(created_at, id)`` and filters ``created_after`` *exclusively*, so the source asks
-for one microsecond before the bound to keep the protocol's inclusive lower bound, and
-pages by keyset (re-query after the last ``created_at`` seen) rather than by offset, so
-documents created while it pages are neither skipped nor repeated.
+into its uploader. The cursor is the document's ``created_at``. The sandbox lists by
+``(created_at, id)`` and filters ``created_after`` exclusively, but neither is
+confirmed (see the README's Nuntiq assumptions), so :meth:`fetch_since` reads one query
+page after page, checks the bound and the order itself, and drops repeats by id: a
+document created while it pages lands at the end of an oldest-first listing and is read
+there; in a newest-first one the pages shift and only repeat.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from datetime import datetime, timedelta
 from typing import IO, Any, TypeVar
 
 from adapters.cursor import format_cursor, parse_timestamp
+from adapters.nuntiq.listing import PageLimit, iter_rows
 from adapters.nuntiq.retrier import nuntiq_retrier
+from adapters.nuntiq.shapes import ShapeError
 from adapters.protocol import Ordering
 from adapters.records import DocumentItem
 from adapters.retry import Retrier
@@ -54,6 +57,7 @@ class NuntiqDocumentSource:
         self.retrier = retrier
         self.page_size = page_size
         self.document_type = document_type
+        self._page = PageLimit(page_size)
 
     @classmethod
     def for_context(
@@ -79,43 +83,69 @@ class NuntiqDocumentSource:
         """Holds nothing of its own (the framework owns ``context.api``)."""
 
     def fetch_since(self, cursor: datetime | None) -> Iterator[DocumentItem]:
-        after = format_cursor(cursor - _TICK) if cursor is not None else None
-        seen: set[str] = set()  # ids already yielded at the current keyset boundary
-        page, consumed = 1, 0  # page within the current query, documents it already gave
-        while True:
-            documents, count = self._list(after, page)
-            if not documents:
-                return
-            for document in documents:
-                if str(document["id"]) not in seen:
-                    yield from self._items(document)
-            consumed += len(documents)
-            # A short page ends the query only when ``count`` confirms it (a capped page is
-            # short too); a full page or a count that may be stale never ends it alone, and
-            # without a count only an empty page does (the same rule as adapters.nuntiq.listing)
-            if len(documents) < self.page_size and count is not None and consumed >= count:
-                return
-            last = documents[-1]["created_at"]
-            boundary = format_cursor(parse_timestamp(last) - _TICK)
-            tied = {str(d["id"]) for d in documents if d["created_at"] == last}
-            if boundary == after:
-                # a whole page shares one created_at: step through that group by page
-                seen |= tied
-                page += 1
-            else:
-                after, seen, page, consumed = boundary, tied, 1, 0
+        """Every file of every document created at or after ``cursor``, oldest document first.
 
-    def _list(self, after: str | None, page: int) -> tuple[list[Mapping[str, Any]], int | None]:
-        params: dict[str, Any] = {"page": page, "limit": self.page_size}
-        if after is not None:
-            params["created_after"] = after
+        The listing is read as one query (``created_after`` one tick before the bound),
+        page after page by whatever paging the server uses. Neither the filter nor the
+        order is confirmed, so each document is checked here: one created before the
+        bound is dropped (a filter that is inclusive or ignored), one seen before is
+        dropped (pages that shift while read). A listing that turns out newest-first is
+        read to its end and yielded oldest-first (holding that window's document
+        metadata, never file bytes); one in no order at all is refused, naming it.
+        """
+        documents = self._documents(cursor)
+        pending: list[Mapping[str, Any]] = []  # read, order not yet known
+        order: str | None = None
+        last: datetime | None = None
+        for document in documents:
+            created = parse_timestamp(str(document["created_at"]))
+            if order is None:
+                pending.append(document)
+                order = _order(pending)
+                if order == "ascending":
+                    for held in pending:
+                        yield from self._items(held)
+                    last, pending = created, []
+                continue
+            if order == "descending":
+                pending.append(document)
+                continue
+            if last is not None and created < last:
+                raise ShapeError(
+                    f"{PATH}: document {document['id']!r} created {created.isoformat()} listed after one "
+                    f"created {last.isoformat()} (assumed: the listing is ordered by created_at, "
+                    "oldest or newest first)"
+                )
+            last = created
+            yield from self._items(document)
+        pending.sort(key=lambda d: (parse_timestamp(str(d["created_at"])), str(d["id"])))
+        for held in pending:
+            yield from self._items(held)
+
+    def _documents(self, cursor: datetime | None) -> Iterator[Mapping[str, Any]]:
+        """The listing's documents at or after ``cursor``, each once."""
+        params: dict[str, Any] = {}
+        if cursor is not None:
+            params["created_after"] = format_cursor(cursor - _TICK)
         if self.document_type is not None:
             params["document_type"] = self.document_type
-        body = self._call(_bind(self.api.get, PATH, params), step="list_source_documents")
-        items = body.get("items", []) if isinstance(body, Mapping) else []
-        count = body.get("count") if isinstance(body, Mapping) else None
-        documents = [i for i in items if isinstance(i, Mapping)]
-        return documents, count if isinstance(count, int) and not isinstance(count, bool) else None
+        rows = iter_rows(
+            lambda query: self._call(_bind(self.api.get, PATH, query), step="list_source_documents"),
+            params,
+            limit=self._page,
+            describe=PATH,
+        )
+        seen: set[str] = set()
+        for document in rows:
+            doc_id = str(document.get("id", ""))
+            if not doc_id or doc_id in seen:
+                continue
+            if cursor is not None and parse_timestamp(str(document["created_at"])) < cursor:
+                continue
+            if self.document_type is not None and document.get("document_type") != self.document_type:
+                continue
+            seen.add(doc_id)
+            yield document
 
     def _items(self, document: Mapping[str, Any]) -> Iterator[DocumentItem]:
         doc_id = str(document["id"])
@@ -153,3 +183,12 @@ class NuntiqDocumentSource:
 
 def _bind(get: Callable[..., Any], path: str, params: Mapping[str, Any]) -> Callable[[], Any]:
     return lambda: get(path, params=params)
+
+
+def _order(documents: list[Mapping[str, Any]]) -> str | None:
+    """``ascending`` or ``descending`` once two creation times differ; ``None`` until then."""
+    first = parse_timestamp(str(documents[0]["created_at"]))
+    last = parse_timestamp(str(documents[-1]["created_at"]))
+    if last == first:
+        return None
+    return "ascending" if last > first else "descending"

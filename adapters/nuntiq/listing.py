@@ -1,4 +1,8 @@
-"""One page loop for Nuntiq's ``{items, count, page}`` lists (custom data, source documents).
+"""One page loop for Nuntiq's lists (custom data, source documents), whatever their form.
+
+The documented form is ``{items, count, page}``; a bare list, ``{data, total}`` and a
+next-cursor form are read too (:mod:`adapters.nuntiq.shapes`), and a ``limit`` the
+server refuses is halved (:class:`PageLimit`), because none of that is confirmed.
 
 Every Nuntiq list the package reads (ledger rows, lease claims, quarantine entries, Codat
 day summaries, source documents when reconciling) is paged by ``page``/``limit``. A
@@ -26,56 +30,153 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from adapters.paging import PagingError, PagingGapError
+from adapters.nuntiq.shapes import ListPage, ShapeError, list_page
+from adapters.paging import PagingGapError
 
-__all__ = ["iter_rows", "row_value"]
+__all__ = ["PageLimit", "iter_rows", "row_value"]
 
 #: fetch one page: gets the full query (with ``page`` and ``limit``), returns the parsed body
 PageGetter = Callable[[dict[str, Any]], Any]
 
+#: the smallest page asked for after a server refused a larger ``limit``
+MIN_LIMIT = 10
 
-def _page(
-    get: PageGetter, params: Mapping[str, Any], page: int, limit: int, describe: str
-) -> tuple[list[Mapping[str, Any]], int | None]:
-    body = get({**params, "page": page, "limit": limit})
-    items = body.get("items") if isinstance(body, Mapping) else None
-    if not isinstance(items, list):
-        raise PagingError(f"{describe}: page {page} is not a list answer ({str(body)[:120]!r})")
-    count = body.get("count")
-    usable = count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else None
-    return [item for item in items if isinstance(item, Mapping)], usable
+
+class PageLimit:
+    """The page size one reader asks for, halved for good when the server refuses it.
+
+    Nuntiq's largest accepted ``limit`` is unconfirmed (a server may answer ``400`` above
+    its cap rather than clamp), so a refused size is halved, down to :data:`MIN_LIMIT`,
+    and the smaller size is kept: a reader that lists on every delivery pays for the
+    refusal once, not on every list.
+    """
+
+    def __init__(self, value: int) -> None:
+        if value < 1:
+            raise ValueError(f"a page limit must be positive, got {value}")
+        self.value = value
+
+    def refused(self) -> bool:
+        """Halve after a refusal; ``False`` when already at the floor (the refusal stands)."""
+        if self.value <= MIN_LIMIT:
+            return False
+        self.value = max(MIN_LIMIT, self.value // 2)
+        return True
+
+
+def _status(exc: BaseException) -> int | None:
+    """The HTTP status of a failed list call: the framework's ``ApiError`` or a classified error."""
+    status = getattr(exc, "status_code", None)
+    if status is None:
+        status = getattr(getattr(exc, "failure", None), "status", None)
+    return status if isinstance(status, int) and not isinstance(status, bool) else None
+
+
+def _identity(items: list[Mapping[str, Any]]) -> tuple[str, ...]:
+    """The page's row keys (or document ids); empty when a row has neither, so never compared."""
+    names = [i.get("key", i.get("id")) for i in items]
+    return tuple(str(n) for n in names) if all(n is not None for n in names) else ()
+
+
+def _prefixed(items: list[Mapping[str, Any]], prefix: Any) -> list[Mapping[str, Any]]:
+    """Rows under ``key_prefix``: a server that ignores the filter answers the whole table."""
+    if not isinstance(prefix, str) or not prefix:
+        return items
+    return [i for i in items if str(i.get("key", "")).startswith(prefix)]
+
+
+class _Lister:
+    """One list read: its query, its page size, and what it has read so far."""
+
+    def __init__(self, get: PageGetter, params: Mapping[str, Any], limit: PageLimit, describe: str) -> None:
+        self.get = get
+        self.params = dict(params)
+        self.limit = limit
+        self.describe = describe
+        self.started = False  # a page was answered: the size is settled for this list
+        self.previous: tuple[str, ...] = ()
+
+    def page(self, page: int, cursor: Mapping[str, str] | None = None) -> ListPage:
+        while True:
+            where: Mapping[str, Any] = cursor if cursor is not None else {"page": page}
+            query = {**self.params, **where, "limit": self.limit.value}
+            try:
+                body = self.get(query)
+            except Exception as exc:
+                if self.started or _status(exc) != 400 or not self.limit.refused():
+                    raise
+                continue  # the size was refused: ask the same page smaller
+            self.started = True
+            result = list_page(body, self.describe)
+            identity = _identity(result.items)
+            if identity and identity == self.previous and cursor is None:
+                raise ShapeError(
+                    f"{self.describe}: page {page} repeats the page before it (assumed: the list "
+                    f"pages by `page` number or by a next cursor); got the same {len(identity)} rows "
+                    f"again, first {identity[0]!r}"
+                )
+            self.previous = identity
+            return result
 
 
 def iter_rows(
-    get: PageGetter, params: Mapping[str, Any], *, limit: int, describe: str
+    get: PageGetter, params: Mapping[str, Any], *, limit: int | PageLimit, describe: str
 ) -> Iterator[Mapping[str, Any]]:
-    """Every row of the list ``get`` reads with ``params``, page after page."""
-    page, seen = 1, 0
+    """Every row of the list ``get`` reads with ``params``, page after page.
+
+    The answer may be any form :func:`adapters.nuntiq.shapes.list_page` reads; a server
+    that pages by cursor is followed by its cursor, one that pages by number by the
+    rules above. Rows outside a ``key_prefix`` in ``params`` are dropped here, so a
+    server that ignores the filter costs requests, not correctness.
+    """
+    lister = _Lister(get, params, limit if isinstance(limit, PageLimit) else PageLimit(limit), describe)
+    prefix = params.get("key_prefix")
+    first = lister.page(1)
+    if first.by_cursor:
+        yield from _by_cursor(lister, first, prefix)
+    else:
+        yield from _by_number(lister, first, prefix)
+
+
+def _by_cursor(lister: _Lister, page: ListPage, prefix: Any) -> Iterator[Mapping[str, Any]]:
+    """A cursor list ends only where the server gives no next cursor."""
     while True:
-        items, count = _page(get, params, page, limit, describe)
-        yield from items
+        yield from _prefixed(page.items, prefix)
+        if page.next_params is None:
+            return
+        page = lister.page(0, page.next_params)
+
+
+def _by_number(lister: _Lister, first: ListPage, prefix: Any) -> Iterator[Mapping[str, Any]]:
+    page, seen, answer = 1, 0, first
+    while True:
+        items, count = answer.items, answer.count
+        yield from _prefixed(items, prefix)
         seen += len(items)
-        if items and len(items) == limit:
+        limit = lister.limit.value
+        if items and len(items) >= limit:
             page += 1
+            answer = lister.page(page)
             continue
         if count is not None and seen >= count:
             return  # a short (or empty) page and the count agree
         if items:
             page += 1  # a short page the count does not confirm: capped, or no count
+            answer = lister.page(page)
             continue
         # an empty page the count does not confirm (or no count at all): ask again
-        again, count = _page(get, params, page, limit, describe)
-        if again:
-            yield from again
-            seen += len(again)
-            page += 1
+        lister.previous = ()
+        again = lister.page(page)
+        if again.items:
+            answer = again
             continue
+        count = again.count
         if count is None or seen >= count:
             return
-        beyond, _ = _page(get, params, page + 1, limit, describe)
-        if beyond:
+        beyond = lister.page(page + 1)
+        if beyond.items:
             raise PagingGapError(
-                f"{describe}: page {page} stays empty while page {page + 1} holds rows "
+                f"{lister.describe}: page {page} stays empty while page {page + 1} holds rows "
                 f"(count {count}, {seen} read): the rows between cannot be read"
             )
         return  # count larger than the list: it lied, nothing lies beyond

@@ -47,6 +47,7 @@ from adapters.delivery import (
 from adapters.failures import AdapterError, FailureClass
 from adapters.nuntiq.listing import iter_rows
 from adapters.nuntiq.retrier import nuntiq_retrier
+from adapters.nuntiq.shapes import ShapeError, upload_answer
 from adapters.records import DocumentItem
 from adapters.retry import Retrier, RetryPolicy
 from adapters.runsettings import RunLimits
@@ -310,8 +311,10 @@ def request_answered(exc: BaseException) -> bool:
 
 def _result(body: Any) -> Mapping[str, Any]:
     """What the ledger keeps about an uploaded document: its id and creation time."""
-    if not isinstance(body, Mapping) or "id" not in body:
-        raise SinkError(f"upload answer has no document id: {str(body)[:200]}")
+    try:
+        body = upload_answer(body)
+    except ShapeError as exc:
+        raise SinkError(str(exc)) from None
     created = body.get("created_at")
     return {
         "id": str(body["id"]),

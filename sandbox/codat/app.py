@@ -10,7 +10,9 @@ malicious archives, switch quota mode, lose upload answers and return what was u
 (ground truth). What Codat has not confirmed (archive layout, duplicate numbering, what
 ``?date=`` selects, the empty-day answer, the error body shape, rate-limit headers) follows
 the store's :class:`~sandbox.codat.variants.CodatVariant`, set at start-up
-(``variant=``), with the seed, or through ``PUT /_sandbox/codat/variant``.
+(``variant=``), with the seed, or through ``PUT /_sandbox/codat/variant``. An enforced
+request quota and the ``X-Rate-Limit-Reset`` format are set with
+``PUT /_sandbox/codat/rate-limit`` (:mod:`sandbox.codat.ratelimit`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import base64
 import hashlib
 import secrets
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,6 +34,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sandbox.admin import install_faults
 from sandbox.codat.archives import MALICIOUS_KINDS, build_archive, build_malicious
+from sandbox.codat.ratelimit import RateLimit, RateWindow
 from sandbox.codat.seed import Company, StoredFile, generate, load_seed
 from sandbox.codat.variants import CodatVariant
 from sandbox.faults import FaultPlan, FaultState
@@ -39,8 +42,6 @@ from sandbox.faults import FaultPlan, FaultState
 ALLOWED = {"pdf", "xls", "xlsx", "xlsb", "csv", "doc", "docx", "ppt", "pptx", "jpeg", "jpg", "png"}
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_FILES = 20
-#: the daily quota the rate-limit headers count down (1,000 x (1 + one active company))
-RATE_LIMIT = 2000
 
 _REASONS = {
     400: "Bad Request",
@@ -130,7 +131,7 @@ class CodatStore:
             self.uploads: list[dict[str, Any]] = []
             self.upload_requests = 0
             self.quota_exceeded = False
-            self.requests_today = 0
+            self.rates = RateWindow()
             self.lose_upload_answers = 0
 
     def moment(self, raw: str) -> datetime:
@@ -397,19 +398,25 @@ def create_app(
         return _error(400, "Bad Request", messages)
 
     @app.middleware("http")
-    async def rate_limit_headers(request: Request, call_next: Any) -> Any:
-        response = await call_next(request)
-        if store.variant.rate_headers == "x_rate_limit" and not request.url.path.startswith("/_sandbox"):
-            with store.lock:
-                store.requests_today += 1
-                used = store.requests_today
-            midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(
-                days=1
-            )
-            response.headers["X-Rate-Limit-Limit"] = str(RATE_LIMIT)
-            response.headers["X-Rate-Limit-Remaining"] = str(max(0, RATE_LIMIT - used))
-            response.headers["X-Rate-Limit-Reset"] = midnight.strftime("%Y-%m-%dT%H:%M:%SZ")
+    async def rate_limits(request: Request, call_next: Any) -> Any:
+        if request.url.path.startswith("/_sandbox"):
+            return await call_next(request)
+        refused, headers = store.rates.count()
+        response = _error(429) if refused else await call_next(request)
+        if store.variant.rate_headers == "x_rate_limit":
+            response.headers.update({k: v for k, v in headers.items() if k != "Retry-After"})
+        if "Retry-After" in headers:
+            response.headers["Retry-After"] = headers["Retry-After"]
         return response
+
+    @app.get("/_sandbox/codat/rate-limit")
+    def get_rate_limit() -> dict[str, Any]:
+        return store.rates.limit.model_dump()
+
+    @app.put("/_sandbox/codat/rate-limit")
+    def put_rate_limit(body: RateLimit) -> dict[str, Any]:
+        store.rates.configure(body)
+        return body.model_dump()
 
     install_faults(app, state)
     return app

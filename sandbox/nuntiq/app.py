@@ -14,6 +14,7 @@ from sandbox.admin import install_faults
 from sandbox.faults import FaultPlan, FaultState
 from sandbox.nuntiq import admin, custom_data, delta, documents, files, invoices, suppliers
 from sandbox.nuntiq.errors import error_body, install_error_handlers
+from sandbox.nuntiq.moved import install_moved_paths
 from sandbox.nuntiq.store import Store
 from sandbox.nuntiq.variants import Variants
 
@@ -44,6 +45,7 @@ def create_app(
     state = FaultState(lambda status: error_body(status), FaultPlan(**(faults or {})))
     app.state.faults = state
     install_error_handlers(app)
+    install_moved_paths(app)
     for module in (suppliers, documents, files, invoices, custom_data, delta, admin):
         app.include_router(module.router)
     install_faults(app, state)

@@ -14,8 +14,9 @@ from pydantic import BaseModel, Field
 
 from sandbox.nuntiq.auth import current_customer, job_token, store_of
 from sandbox.nuntiq.errors import NuntiqError
-from sandbox.nuntiq.paging import page_window
+from sandbox.nuntiq.paging import list_answer, list_window
 from sandbox.nuntiq.store import dumps
+from sandbox.nuntiq.variants import variants_of
 
 MAX_ROWS = 1000
 TABLE_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
@@ -58,7 +59,25 @@ def put_rows(request: Request, table: str, body: RowsIn, customer: str = Depends
         store.bump(conn, customer, "custom_data_rows_written", len(body.rows))
         for row in body.rows:
             store.log_write(conn, customer, job_token(request), f"custom_data:{table}", row.key, at=now)
+    return _put_answer(request, body, now)
+
+
+def _put_answer(request: Request, body: RowsIn, now: str) -> dict[str, Any]:
+    """The upsert's answer, in the variants' shape (``upsert_answer``)."""
+    answer = variants_of(request).upsert_answer
+    if answer == "rows":
+        rows = [{"key": r.key, "value": r.value, "updated_at": now} for r in body.rows]
+        return {"written": len(body.rows), "rows": rows}
+    if answer == "camel":
+        return {"written": len(body.rows), "updatedAt": now}
+    if answer == "bare":
+        return {"written": len(body.rows)}
     return {"written": len(body.rows), "updated_at": now}
+
+
+def _row(request: Request, key: str, value: str, updated_at: str) -> dict[str, Any]:
+    stamp = "updatedAt" if variants_of(request).upsert_answer == "camel" else "updated_at"
+    return {"key": key, "value": json.loads(value), stamp: updated_at}
 
 
 @router.get("/v1/custom-data/{table}")
@@ -68,13 +87,14 @@ def list_rows(
     key_prefix: str | None = None,
     page: int = 1,
     limit: int = 100,
+    cursor: str | None = None,
     customer: str = Depends(current_customer),
-) -> dict[str, Any]:
+) -> Any:
     _table(table)
-    page, limit, offset = page_window(request, page, limit)
+    page, limit, offset = list_window(request, page, limit, cursor)
     where = "customer = ? AND table_name = ?"
     args: list[Any] = [customer, table]
-    if key_prefix:
+    if key_prefix and variants_of(request).key_prefix == "honoured":
         where += " AND substr(key, 1, ?) = ?"
         args += [len(key_prefix), key_prefix]
     with store_of(request).read() as conn:
@@ -83,8 +103,8 @@ def list_rows(
             f"SELECT key, value, updated_at FROM custom_data WHERE {where} ORDER BY key LIMIT ? OFFSET ?",
             [*args, limit, offset],
         ).fetchall()
-    items = [{"key": r["key"], "value": json.loads(r["value"]), "updated_at": r["updated_at"]} for r in rows]
-    return {"items": items, "count": count, "page": page}
+    items = [_row(request, r["key"], r["value"], r["updated_at"]) for r in rows]
+    return list_answer(request, items, count, page, offset)
 
 
 @router.get("/v1/custom-data/{table}/{key:path}")
@@ -98,7 +118,7 @@ def get_row(request: Request, table: str, key: str, customer: str = Depends(curr
         ).fetchone()
     if row is None:
         raise NuntiqError(404, f"no row {key!r} in custom data table {table!r}")
-    return {"key": row["key"], "value": json.loads(row["value"]), "updated_at": row["updated_at"]}
+    return _row(request, row["key"], row["value"], row["updated_at"])
 
 
 @router.delete("/v1/custom-data/{table}")

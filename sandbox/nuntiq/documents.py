@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Request
 from sandbox.nuntiq.auth import current_customer, job_token, store_of
 from sandbox.nuntiq.errors import NuntiqError
 from sandbox.nuntiq.files import files_of, read_multipart, store_files
-from sandbox.nuntiq.paging import page_window
+from sandbox.nuntiq.paging import list_answer, list_window
 from sandbox.nuntiq.store import dumps, format_ts, new_id
 from sandbox.nuntiq.variants import variants_of
 
@@ -61,7 +61,7 @@ def parse_after(value: str) -> str:
 
 
 @router.post("/v1/source-documents", status_code=201)
-async def upload(request: Request, customer: str = Depends(current_customer)) -> dict[str, Any]:
+async def upload(request: Request, customer: str = Depends(current_customer)) -> Any:
     arrived = time.monotonic()
     files, fields = await read_multipart(request)
     variants = variants_of(request)
@@ -95,7 +95,13 @@ async def upload(request: Request, customer: str = Depends(current_customer)) ->
             conn, customer, job_token(request), "source_document", doc_id, dumps(properties)[:500]
         )
         row = conn.execute("SELECT * FROM source_documents WHERE id = ?", (doc_id,)).fetchone()
-        return _document(conn, customer, row)
+        document = _document(conn, customer, row)
+    answer = variants.upload_answer
+    if answer == "list":
+        return [document]
+    if answer == "wrapped":
+        return {"document": document}
+    return document
 
 
 @router.get("/v1/source-documents")
@@ -106,13 +112,15 @@ def list_documents(
     document_type: str | None = None,
     page: int = 1,
     limit: int = 100,
+    cursor: str | None = None,
     customer: str = Depends(current_customer),
-) -> dict[str, Any]:
-    page, limit, offset = page_window(request, page, limit)
+) -> Any:
+    page, limit, offset = list_window(request, page, limit, cursor)
+    variants = variants_of(request)
     where = ["customer = ?"]
     args: list[Any] = [customer]
-    if created_after:
-        where.append("created_at > ?")
+    if created_after and variants.created_after != "ignored":
+        where.append("created_at > ?" if variants.created_after == "exclusive" else "created_at >= ?")
         args.append(parse_after(created_after))
     if external_reference is not None:
         where.append("external_reference = ?")
@@ -121,14 +129,15 @@ def list_documents(
         where.append("document_type = ?")
         args.append(document_type)
     clause = " AND ".join(where)
+    order = "created_at DESC, id DESC" if variants.document_order == "created_desc" else "created_at, id"
     with store_of(request).read() as conn:
         count = conn.execute(f"SELECT COUNT(*) FROM source_documents WHERE {clause}", args).fetchone()[0]
         rows = conn.execute(
-            f"SELECT * FROM source_documents WHERE {clause} ORDER BY created_at, id LIMIT ? OFFSET ?",
+            f"SELECT * FROM source_documents WHERE {clause} ORDER BY {order} LIMIT ? OFFSET ?",
             [*args, limit, offset],
         ).fetchall()
         items = [_document(conn, customer, r) for r in rows]
-    return {"items": items, "count": count, "page": page}
+    return list_answer(request, items, count, page, offset)
 
 
 @router.get("/v1/source-documents/{document_id}")

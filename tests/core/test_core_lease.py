@@ -185,13 +185,32 @@ def test_scopes_are_separate_and_is_live_sees_every_scope() -> None:
     assert backfill.is_live("scheduled") and not backfill.is_live("nobody")
 
 
+def test_an_upsert_answer_without_a_time_is_read_back_from_the_listed_row() -> None:
+    class NoStampApi(FakeApi):
+        def put(self, path: str, data: Any = None, extra_headers: Any = None) -> Any:
+            super().put(path, data)
+            return {"written": 1}
+
+    api = NoStampApi()
+    holder = lease(api, "run-a")
+    holder.acquire()
+    assert holder.held
+    assert holder.clock.known  # the stamp came from the row as listed
+
+
 def test_lease_needs_the_servers_timestamp() -> None:
     class NoStampApi(FakeApi):
         def put(self, path: str, data: Any = None, extra_headers: Any = None) -> Any:
             super().put(path, data)
             return {"written": 1}
 
-    with pytest.raises(LeaseLost, match="updated_at"):
+        def get(self, path: str, params: Any = None, extra_headers: Any = None) -> Any:
+            body = super().get(path, params)
+            for row in body.get("items", []):
+                row.pop("updated_at", None)
+            return body
+
+    with pytest.raises(LeaseLost, match=r"updated_at.*got \{'written': 1\}"):
         lease(NoStampApi(), "run-a").acquire()
 
 

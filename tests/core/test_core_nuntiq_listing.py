@@ -88,5 +88,5 @@ def test_a_count_larger_than_the_list_ends_at_a_confirmed_empty_page() -> None:
 
 
 def test_an_answer_that_is_not_a_list_names_the_list() -> None:
-    with pytest.raises(PagingError, match="test list: page 1 is not a list answer"):
+    with pytest.raises(PagingError, match="test list: the answer is not a list in any form"):
         keys(lambda params: {"message": "oops"})

@@ -30,7 +30,7 @@ from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 from adapters.cursor import CursorError, format_cursor, parse_timestamp
-from adapters.delivery.store import LedgerStore, NuntiqCustomData
+from adapters.delivery.store import LedgerStore, NuntiqCustomData, stamp_of_write
 from adapters.nuntiq.classifier import classify_nuntiq_error
 from adapters.retry import Retrier, RetryPolicy
 from adapters.runtime import ApiLike
@@ -203,7 +203,8 @@ class Ledger:
     def server_now(self) -> datetime:
         """The server's current time; learned by a harmless clock-row write if nothing told us yet."""
         if not self.clock.known:
-            self.clock.observe(self.store.upsert([(f"{self.namespace}/~clock", {"purpose": "server time"})]))
+            clock_row = (f"{self.namespace}/~clock", {"purpose": "server time"})
+            self.clock.observe(stamp_of_write(self.store, [clock_row]))
         return self.clock.now()
 
     # -- reading ------------------------------------------------------------------------
@@ -364,7 +365,8 @@ class Ledger:
             return []
         if self.guard is not None:
             self.guard.fence()
-        stamp = self.clock.observe(self.store.upsert([(self.row_key(e.key), e.to_value()) for e in entries]))
+        rows = [(self.row_key(e.key), e.to_value()) for e in entries]
+        stamp = self.clock.observe(stamp_of_write(self.store, rows))
         return [dataclasses.replace(e, written_at=stamp) for e in entries]
 
 

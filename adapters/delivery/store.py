@@ -100,11 +100,11 @@ class NuntiqCustomData:
             yield StoredRow(str(item.get("key")), row_value(item.get("value")), row_stamp(item))
 
     def upsert(self, rows: Sequence[tuple[str, Mapping[str, Any]]]) -> object:
-        """Write ``rows``; the server's stamp from the answer, or from the last row read back.
+        """Write ``rows``; the server's stamp of the write from its answer, or ``None``.
 
         No reference says what an upsert answers: the stamp is taken in any of its
-        spellings (:func:`adapters.nuntiq.shapes.upsert_stamp`), and when the answer has no
-        time at all the last row written is listed, which costs one read per write.
+        spellings (:func:`adapters.nuntiq.shapes.upsert_stamp`). A caller that needs the
+        time of an answer without one reads the row back (:func:`stamp_of_write`).
         """
         stamp: object = None
         for start in range(0, len(rows), self.MAX_ROWS_PER_PUT):
@@ -112,9 +112,6 @@ class NuntiqCustomData:
             data = {"rows": [{"key": key, "value": dict(value)} for key, value in chunk]}
             body = self._call(self.api.put, data, step=self.write_step)
             stamp = upsert_stamp(body)
-        if stamp is None and rows:
-            last = rows[-1][0]
-            stamp = next((row.stamp for row in self.rows(last) if row.key == last), None)
         return stamp
 
     def delete(self, keys: Sequence[str]) -> None:
@@ -128,6 +125,19 @@ class NuntiqCustomData:
     def _call(self, method: Callable[..., T], data: Mapping[str, Any], *, step: str) -> T:
         path = self._path
         return self.retrier.call(lambda: method(path, data=data), step=step)
+
+
+def stamp_of_write(store: LedgerStore, rows: Sequence[tuple[str, Mapping[str, Any]]]) -> object:
+    """Upsert ``rows`` and return the server's stamp, reading the last row back if the answer had none.
+
+    The ledger needs server time for every mark (owner-aware reconcile windows); a store
+    whose upsert answers no time costs one read per write here, and only here.
+    """
+    stamp = store.upsert(rows)
+    if stamp is None and rows:
+        last = rows[-1][0]
+        stamp = next((row.stamp for row in store.rows(last) if row.key == last), None)
+    return stamp
 
 
 class ProcessMemory:

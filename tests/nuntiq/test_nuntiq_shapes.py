@@ -17,6 +17,7 @@ from adapters.cursor import format_cursor
 from adapters.nuntiq import NuntiqDocumentSource
 from adapters.nuntiq.listing import MIN_LIMIT, PageLimit, iter_rows
 from adapters.nuntiq.shapes import ShapeError, list_page, upload_answer, upsert_stamp
+from adapters.retry import Retrier
 from lib.jobcontext import nuntiq_context
 from sandbox.nuntiq.variants import Variants
 from sandbox.server import RunningServer, serve_in_thread
@@ -211,7 +212,8 @@ def test_documents_since_a_bound_come_oldest_first_once_whatever_the_listing(
     shapes = {"document_order": order, "created_after": created_after, "list_shape": list_shape}
     set_shapes(nuntiq, **shapes, page_cap="clamp_100")
     try:
-        items = list(NuntiqDocumentSource(context.api, page_size=2).fetch_since(bound))
+        source = NuntiqDocumentSource(context.api, page_size=2, retrier=Retrier.direct())
+        items = list(source.fetch_since(bound))
     finally:
         set_shapes(nuntiq, **Variants().shapes())
     assert [i.name for i in items] == [f"doc{i}.pdf" for i in range(4, 9)]
@@ -229,7 +231,7 @@ def test_a_listing_in_no_order_is_refused_naming_the_assumption() -> None:
             return docs
 
     with pytest.raises(ShapeError, match=r"listed after one created .*assumed: the listing is ordered"):
-        list(NuntiqDocumentSource(Api()).fetch_since(None))  # type: ignore[arg-type]
+        list(NuntiqDocumentSource(Api(), retrier=Retrier.direct()).fetch_since(None))  # type: ignore[arg-type]
 
 
 def test_rows_without_keys_are_never_taken_for_a_repeated_page() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import io
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,19 +12,10 @@ import connectors.codat_pull_files as pull
 import connectors.codat_push_documents as push
 from lib.delta import get_delta_state
 from lib.jobcontext import nuntiq_context
-from sandbox.server import RunningServer, serve_in_thread
+from sandbox.server import RunningServer
 from tests.codat.conftest import API_KEY, COMPANY, CONNECTION, SMALL_COMPANY, admin_json
 
 TEN_MB = 10 * 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def nuntiq_server() -> Iterator[RunningServer]:
-    server = serve_in_thread("nuntiq")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 _customers = iter(range(20000001, 20009999))

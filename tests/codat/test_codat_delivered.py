@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +22,7 @@ from adapters.codat.source import document_key
 from adapters.ledger import Ledger
 from adapters.retry import Retrier
 from lib.jobcontext import nuntiq_context
-from sandbox.server import RunningServer, serve_in_thread
+from sandbox.server import RunningServer
 from tests.codat.conftest import API_KEY, admin_json
 from tests.codat.test_codat_upload_sandbox import MemoryCustomData
 
@@ -132,15 +132,6 @@ def test_first_run_floor_excludes_older_files_once_and_late_files_still_land() -
 
 
 # -- end to end: DST fold and gap in a European zone --------------------------------------
-
-
-@pytest.fixture(scope="module")
-def nuntiq_server() -> Iterator[RunningServer]:
-    server = serve_in_thread("nuntiq")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def add(codat: RunningServer, name: str, uploaded: str) -> None:

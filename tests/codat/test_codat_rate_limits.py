@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +21,7 @@ import adapters.retry
 import connectors.codat_pull_files as pull
 from adapters.codat.ratelimit import quota_reset_wait, requested_wait
 from lib.jobcontext import nuntiq_context
-from sandbox.server import RunningServer, serve_in_thread
+from sandbox.server import RunningServer
 from tests.codat.conftest import API_KEY, SMALL_COMPANY, admin_json
 
 # -- reading the headers -------------------------------------------------------------------
@@ -84,15 +83,6 @@ def test_retry_after_wins_and_only_a_429_is_waited_to_the_reset() -> None:
 
 
 # -- the pull against an enforced quota ----------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def nuntiq_server() -> Iterator[RunningServer]:
-    server = serve_in_thread("nuntiq")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 _customers = iter(range(21000001, 21009999))

@@ -82,15 +82,6 @@ def codat_variant_server() -> Iterator[RunningServer]:
         server.stop()
 
 
-@pytest.fixture(scope="module")
-def nuntiq_server() -> Iterator[RunningServer]:
-    server = serve_in_thread("nuntiq")
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 _customers = iter(range(30000001, 30099999))
 
 

@@ -6,24 +6,19 @@ combination of every option's variants, both Connect connectors each time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from sandbox.connect.variants import ConnectVariants, all_variants
-from sandbox.server import RunningServer, serve_in_thread
+from sandbox.server import RunningServer
 from tests.connect.variant_runs import run_connectors
 
 COMBINATIONS = list(all_variants())
 
 
 @pytest.fixture(scope="module")
-def nuntiq() -> Iterator[RunningServer]:
-    server = serve_in_thread("nuntiq")
-    try:
-        yield server
-    finally:
-        server.stop()
+def nuntiq(nuntiq_server: RunningServer) -> RunningServer:
+    """This module's tests share one Nuntiq service."""
+    return nuntiq_server
 
 
 @pytest.mark.parametrize("variants", COMBINATIONS, ids=[v.label() for v in COMBINATIONS])

@@ -171,15 +171,6 @@ def test_rate_limited_page_is_retried_without_real_sleep(endpoint: tuple[str, st
     assert len(clock.sleeps) == 1 and clock.sleeps[0] >= 2.0
 
 
-@pytest.fixture
-def nuntiq() -> Iterator[RunningServer]:
-    server = serve_in_thread("nuntiq")
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def connector_settings(endpoint: tuple[str, str], name: str) -> dict[str, Any]:
     return {
         "customer_number": "10000001",

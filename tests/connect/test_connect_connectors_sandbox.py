@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from connectors import connect_pull_billing_documents, connect_pull_suppliers
 from connectors.connect_pull_suppliers import split_headquarters
 from lib.jobcontext import nuntiq_context
 from sandbox.connect.app import DEFAULT_API_KEY
-from sandbox.server import RunningServer, serve_in_thread
+from sandbox.server import RunningServer
 from tests.connect.conftest import reset_connect
-
-
-@pytest.fixture
-def nuntiq() -> Iterator[RunningServer]:
-    server = serve_in_thread("nuntiq")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def settings(connect: RunningServer, name: str) -> dict[str, Any]:

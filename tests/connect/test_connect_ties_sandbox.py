@@ -2,21 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from sandbox.server import RunningServer, serve_in_thread
+from sandbox.server import RunningServer
 from tests.connect.tie_runs import run_tie_group
-
-
-@pytest.fixture
-def nuntiq() -> Iterator[RunningServer]:
-    server = serve_in_thread("nuntiq")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_a_bulk_stamped_tie_group_is_read_whole_with_short_requests(

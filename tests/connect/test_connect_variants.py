@@ -7,24 +7,19 @@ each option is run; ``make variants-connect`` runs the full cross product
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from sandbox.connect.variants import ConnectVariants, one_at_a_time
-from sandbox.server import RunningServer, serve_in_thread
+from sandbox.server import RunningServer
 from tests.connect.variant_runs import run_connectors
 
 VARIANTS = one_at_a_time()
 
 
 @pytest.fixture(scope="module")
-def nuntiq() -> Iterator[RunningServer]:
-    server = serve_in_thread("nuntiq")
-    try:
-        yield server
-    finally:
-        server.stop()
+def nuntiq(nuntiq_server: RunningServer) -> RunningServer:
+    """This module's tests share one Nuntiq service."""
+    return nuntiq_server
 
 
 @pytest.mark.parametrize("variants", VARIANTS, ids=[v.label() for v in VARIANTS])

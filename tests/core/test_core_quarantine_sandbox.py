@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,18 +15,9 @@ from adapters.quarantine import QuarantineLimitExceeded, QuarantineStore
 from connectors import sample_pull_suppliers
 from lib.delta import get_delta_state
 from lib.jobcontext import nuntiq_context
-from sandbox.server import RunningServer, serve_in_thread
+from sandbox.server import RunningServer
 
 CUSTOMER = "40000002"
-
-
-@pytest.fixture
-def nuntiq() -> Iterator[RunningServer]:
-    server = serve_in_thread("nuntiq")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def supplier(n: int, minute: int, **extra: Any) -> dict[str, Any]:

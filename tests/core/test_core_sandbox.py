@@ -26,19 +26,10 @@ from connectors import sample_pull_suppliers
 from lib.context import Context
 from lib.delta import get_delta_state
 from lib.jobcontext import nuntiq_context, write_counters
-from sandbox.server import RunningServer, serve_in_thread
+from sandbox.server import RunningServer
 
 CUSTOMER = "40000001"
 FAST = RetryPolicy(initial_wait=0.001, max_wait=0.01, max_total=5, max_attempts=8)
-
-
-@pytest.fixture
-def nuntiq() -> Iterator[RunningServer]:
-    server = serve_in_thread("nuntiq")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def context_for(

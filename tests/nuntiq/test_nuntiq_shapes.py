@@ -7,7 +7,7 @@ assumption, what was expected and what arrived.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +20,7 @@ from adapters.nuntiq.shapes import ShapeError, list_page, upload_answer, upsert_
 from adapters.retry import Retrier
 from lib.jobcontext import nuntiq_context
 from sandbox.nuntiq.variants import Variants
-from sandbox.server import RunningServer, serve_in_thread
+from sandbox.server import RunningServer
 
 ROWS = [{"key": f"k{i:03d}", "value": i} for i in range(23)]
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -180,12 +180,9 @@ def test_a_server_that_ignores_the_page_number_is_refused_not_looped() -> None:
 
 
 @pytest.fixture(scope="module")
-def nuntiq() -> Iterator[RunningServer]:
-    server = serve_in_thread("nuntiq")
-    try:
-        yield server
-    finally:
-        server.stop()
+def nuntiq(nuntiq_server: RunningServer) -> RunningServer:
+    """This module's tests share one Nuntiq service."""
+    return nuntiq_server
 
 
 def set_shapes(server: RunningServer, **shapes: str) -> None:

@@ -106,15 +106,6 @@ def acme() -> Iterator[tuple[str, str]]:
         yield REPLAY_URL, "replay-only-token"
 
 
-@pytest.fixture
-def nuntiq() -> Iterator[RunningServer]:
-    server = serve_in_thread("nuntiq")
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.mark.vcr
 def test_suppliers_source_replays(acme: tuple[str, str]) -> None:
     context = KitContext(secrets={"acme_token": acme[1]})

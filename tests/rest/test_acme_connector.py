@@ -8,7 +8,6 @@ inclusive; the connector must be right in all four combinations, with the recipe
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,20 +18,11 @@ from connectors import acme_pull_suppliers
 from lib.delta import get_delta_state, list_delta_runs
 from lib.jobcontext import nuntiq_context, write_counters
 from sandbox.acme.app import DEFAULT_TOKEN
-from sandbox.server import RunningServer, serve_in_thread
+from sandbox.server import RunningServer
 from tests.rest.conftest import FAST_RETRY, ground_truth, set_quirks, touch
 
 VARIANTS = [(ordered, inclusive) for ordered in (True, False) for inclusive in (True, False)]
 VARIANT_IDS = [f"{'ordered' if o else 'unordered'}-{'inclusive' if i else 'exclusive'}" for o, i in VARIANTS]
-
-
-@pytest.fixture
-def nuntiq() -> Iterator[RunningServer]:
-    server = serve_in_thread("nuntiq")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def settings(acme: RunningServer, name: str, **config: Any) -> dict[str, Any]:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from adapters.testing.logger import RecordingLogger
 
 
+@pytest.hookimpl(optionalhook=True)  # the hook exists only where pytest-recording is installed
 def pytest_recording_configure(config: Any, vcr: Any) -> None:
     """Register the kit's query matcher (``DEFAULT_MATCH_ON`` names it)."""
     from adapters.testing.cassettes import QUERY_TERMS, query_terms

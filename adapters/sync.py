@@ -52,7 +52,10 @@ runs safe (each in its own module, composed here):
   ``until_override``) take a lease scope and a delta stream of their own per window
   (:func:`adapters.backfill.backfill_scope`, e.g. ``<stream>.backfill-20250101T000000Z-20250201T000000Z``),
   so they run beside the scheduled job and beside each other (the windows of
-  :mod:`adapters.backfill`), while a second start of the *same* window finds it busy;
+  :mod:`adapters.backfill`), while a second start of the *same* window finds it busy.
+  Streams whose sinks keep a delivery ledger are the exception: all their runs share the
+  stream's one lease scope, because two live runs could send the same document at once
+  (see :func:`_lease_scope`);
 * the time budget (:mod:`adapters.budget`, ``config.run.time_budget_seconds``): reading
   stops when it is nearly spent (``outcome="partial"``), with the ordered prefix or the
   settled cursor committed;
@@ -163,7 +166,7 @@ def sync(
         connector_name=connector_name,
         stream=stream_name,
         ttl=timedelta(seconds=settings.lease_ttl_seconds),
-        scope=_scope(request),
+        scope=_lease_scope(request, sink_list),
         started_by=_started_by(context),
         retrier=nuntiq_retrier(context),
         logger=context.logger,
@@ -243,8 +246,24 @@ def sync(
             sink.close()
 
 
+def _lease_scope(request: WindowRequest, sinks: Sequence[Sink[Any]]) -> str:
+    """Whom this run excludes: a backfill window only itself, unless its sinks deliver exactly once.
+
+    A ledger-backed sink (documents) has no compare-and-set under it: two live runs that
+    reach the same delivery key at once can both find it free and both send. Different
+    windows of one stream can reach the same key (Codat delivers a late-listed file from
+    whichever run sees it first), so every run of such a stream, scheduled or backfill,
+    takes the stream's one scope and they write one at a time; a busy window exits at
+    once and is run again. Load and row sinks upsert by key, so their windows run side
+    by side.
+    """
+    if any(isinstance(sink, GuardedSink) for sink in sinks):
+        return "scheduled"
+    return _scope(request)
+
+
 def _scope(request: WindowRequest) -> str:
-    """The lease scope (and delta-stream suffix): one per bounded backfill window, else scheduled."""
+    """The delta-stream suffix (and lease scope): one per bounded backfill window, else scheduled."""
     if request.bounded_backfill and request.since_override and request.until_override:
         return backfill_scope(request.since_override, request.until_override)
     return "scheduled"

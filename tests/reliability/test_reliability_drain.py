@@ -48,4 +48,4 @@ def test_backfill_windows_beside_the_scheduled_job_find_what_one_sequential_run_
 ) -> None:
     result = drain.backfill_windows(env, connector)
     assert result.ok, result.lines()
-    assert result.outcomes.counts["busy"] == 0 and result.outcomes.counts["failed"] == 0, result.lines()
+    assert result.outcomes.counts["failed"] == 0, result.lines()

@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_CUSTOMER",
     "FakeClock",
     "RecordingLogger",
+    "all_source_documents",
     "issue_job_token",
     "nuntiq_context",
     "write_counters",
@@ -77,6 +78,19 @@ def nuntiq_context(
         log_stream=log_stream if log_stream is not None else io.StringIO(),
         keep_log_records=keep_log_records,
     )
+
+
+def all_source_documents(context: Context) -> list[dict[str, Any]]:
+    """Every source document the context's customer holds, read with the package's page loop."""
+    from adapters.nuntiq.listing import iter_rows
+
+    rows = iter_rows(
+        lambda params: context.api.get("/v1/source-documents", params=params),
+        {},
+        limit=100,
+        describe="source documents",
+    )
+    return [dict(row) for row in rows]
 
 
 def write_counters(server: RunningServer | str, customer_number: str = DEFAULT_CUSTOMER) -> dict[str, int]:

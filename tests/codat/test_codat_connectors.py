@@ -11,7 +11,7 @@ import pytest
 import connectors.codat_pull_files as pull
 import connectors.codat_push_documents as push
 from lib.delta import get_delta_state
-from lib.jobcontext import nuntiq_context
+from lib.jobcontext import all_source_documents, nuntiq_context
 from sandbox.server import RunningServer
 from tests.codat.conftest import API_KEY, COMPANY, CONNECTION, SMALL_COMPANY, admin_json
 
@@ -42,17 +42,6 @@ def context_for(nuntiq: RunningServer, customer: str, settings: dict[str, Any], 
     return nuntiq_context(nuntiq, customer, copy.deepcopy(settings), params=params or None)
 
 
-def all_documents(context: Any) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    page = 1
-    while True:
-        body = context.api.get("/v1/source-documents", params={"page": page, "limit": 100})
-        out += body["items"]
-        if len(body["items"]) < 100:
-            return out
-        page += 1
-
-
 def test_pull_every_file_once_and_rerun_adds_nothing(
     codat: RunningServer, nuntiq_server: RunningServer, customer: str
 ) -> None:
@@ -61,7 +50,7 @@ def test_pull_every_file_once_and_rerun_adds_nothing(
     assert first["companies"][COMPANY]["uploaded"] == 300
     assert first["companies"][SMALL_COMPANY]["uploaded"] == 24
     context = context_for(nuntiq_server, customer, settings)
-    documents = all_documents(context)
+    documents = all_source_documents(context)
     truth = {
         (t["fileName"], t["sha256"])
         for company in (COMPANY, SMALL_COMPANY)
@@ -75,7 +64,7 @@ def test_pull_every_file_once_and_rerun_adds_nothing(
 
     second = pull.run(context_for(nuntiq_server, customer, settings))
     assert second["companies"][COMPANY]["uploaded"] == 0
-    assert len(all_documents(context)) == 324
+    assert len(all_source_documents(context)) == 324
 
 
 def test_since_override_backfill_does_not_duplicate(
@@ -87,7 +76,7 @@ def test_since_override_backfill_does_not_duplicate(
     summary = again["companies"][SMALL_COMPANY]
     assert summary["since_origin"] == "since_override" and summary["items_read"] == 24
     assert summary["uploaded"] == 0 and summary["sinks"]["source_documents"]["already_present"] == 24
-    assert len(all_documents(context_for(nuntiq_server, customer, settings))) == 24
+    assert len(all_source_documents(context_for(nuntiq_server, customer, settings))) == 24
 
 
 @pytest.mark.parametrize(
@@ -118,7 +107,7 @@ def test_a_refused_member_blocks_neither_its_day_nor_later_days(
     assert "2026-02-01" in refused and member in refused and "refused" in refused
     errors = [r for r in run_context.logger.records if r.get("level") == "error"]
     assert any(member in str(r) for r in errors)
-    names = {d["files"][0]["file_name"] for d in all_documents(run_context)}
+    names = {d["files"][0]["file_name"] for d in all_source_documents(run_context)}
     assert {"late.pdf", "later.pdf"} <= names and len(names) <= 26
 
 
@@ -138,7 +127,7 @@ def test_one_failing_company_does_not_stop_the_other(
     settings = pull_settings(codat, ["no-such-company", SMALL_COMPANY])
     with pytest.raises(RuntimeError, match="1 of 2 companies: no-such-company"):
         pull.run(context_for(nuntiq_server, customer, settings))
-    assert len(all_documents(context_for(nuntiq_server, customer, settings))) == 24
+    assert len(all_source_documents(context_for(nuntiq_server, customer, settings))) == 24
 
 
 def push_settings(codat: RunningServer) -> dict[str, Any]:
@@ -259,5 +248,5 @@ def test_a_file_whose_member_is_refused_is_quarantined_then_released(
     second = pull.run(context_for(nuntiq_server, customer, settings))
     assert second["companies"][SMALL_COMPANY]["uploaded"] == len(held)
     assert list(store.entries(f"files_{SMALL_COMPANY}")) == []
-    names = sorted(d["files"][0]["file_name"] for d in all_documents(context))
+    names = sorted(d["files"][0]["file_name"] for d in all_source_documents(context))
     assert len(names) == 24

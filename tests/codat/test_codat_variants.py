@@ -34,7 +34,7 @@ from adapters.codat.layout import ListedFile
 from adapters.codat.source import document_key
 from adapters.cursor import parse_timestamp
 from lib.delta import get_delta_state
-from lib.jobcontext import nuntiq_context
+from lib.jobcontext import all_source_documents, nuntiq_context
 from sandbox.codat.variants import CodatVariant, cross_product, sample
 from sandbox.server import RunningServer, serve_in_thread
 
@@ -128,17 +128,6 @@ def settings_for(codat: RunningServer, **config: Any) -> dict[str, Any]:
     }
 
 
-def documents(context: Any) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    page = 1
-    while True:
-        body = context.api.get("/v1/source-documents", params={"page": page, "limit": 100})
-        out += body["items"]
-        if len(body["items"]) < 100:
-            return out
-        page += 1
-
-
 def truth(codat: RunningServer) -> dict[str, str]:
     """Delivery key -> sha256 of every file the sandbox holds for the company."""
     out: dict[str, str] = {}
@@ -151,7 +140,7 @@ def truth(codat: RunningServer) -> dict[str, str]:
 
 
 def landed(context: Any) -> dict[str, str]:
-    docs = documents(context)
+    docs = all_source_documents(context)
     keys = [d["external_reference"] for d in docs]
     assert len(keys) == len(set(keys)), "a file landed twice"
     return {d["external_reference"]: d["files"][0]["sha256"] for d in docs}

@@ -35,6 +35,9 @@ class Budget:
         self.seconds = seconds
         self._clock = clock
         self._started = clock()
+        # when the reserve begins, on the budget's clock: ``winding_down`` is asked once
+        # per item, so it is one clock read and one comparison
+        self._winds_down_at = self._started + seconds * (1 - RESERVE)
 
     def elapsed(self) -> float:
         return self._clock() - self._started
@@ -49,7 +52,7 @@ class Budget:
     @property
     def winding_down(self) -> bool:
         """In the last tenth of the budget: start no new work, keep the rest for the last commit."""
-        return self.remaining() <= self.seconds * RESERVE
+        return self._clock() >= self._winds_down_at
 
 
 #: the share of a budget kept for the last flush and commit (reading stops before it)

@@ -154,6 +154,7 @@ class RunLease:
         self.stream = stream
         self.scope = scope
         self.ttl = ttl
+        self._grace = ttl.total_seconds() / 4  # ``grace``: read by ``fence`` once per item
         self.run_id = run_id or str(uuid.uuid4())
         self.started_by = started_by
         self.retrier = retrier
@@ -177,7 +178,7 @@ class RunLease:
     @property
     def grace(self) -> float:
         """Seconds a confirmation stays good for: a quarter of the ttl."""
-        return self.ttl.total_seconds() / 4
+        return self._grace
 
     # -- the protocol -------------------------------------------------------------------
 
@@ -209,7 +210,8 @@ class RunLease:
             raise LeaseLost(
                 f"run {self.run_id} does not hold the lease of {self.connector_name}/{self.stream}"
             )
-        if self._confirmed is not None and self._monotonic() - self._confirmed < self.grace:
+        confirmed = self._confirmed
+        if confirmed is not None and self._monotonic() - confirmed < self._grace:
             return
         self.confirm()
 

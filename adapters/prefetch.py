@@ -16,6 +16,7 @@ on without being prefetched.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from itertools import islice
 from typing import Any
 
 from adapters.forwarding import ForwardingSource, ItemT
@@ -43,15 +44,9 @@ class Prefetching(ForwardingSource[ItemT]):
 
     def wrap(self, items: Iterator[Any]) -> Iterator[Any]:
         """The items in batches, each prefetched (refusals left out of it) before it is yielded."""
-        batch: list[Any] = []
+        size = self.batch_size
         try:
-            for item in items:
-                batch.append(item)
-                if len(batch) >= self.batch_size:
-                    self.prefetch([i for i in batch if not isinstance(i, RefusedItem)])
-                    yield from batch
-                    batch = []
-            if batch:
+            while batch := list(islice(items, size)):  # the batch is gathered in C, not item by item
                 self.prefetch([i for i in batch if not isinstance(i, RefusedItem)])
                 yield from batch
         finally:

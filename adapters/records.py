@@ -15,14 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import IO, Any
 
 from pydantic import BaseModel
 
 
 def _require_aware(key: str, cursor: datetime | None) -> None:
-    if cursor is not None and (cursor.tzinfo is None or cursor.utcoffset() is None):
+    # ``tzinfo is UTC`` first: what every source hands over, decided without a call
+    if cursor is None or cursor.tzinfo is UTC:
+        return
+    if cursor.tzinfo is None or cursor.utcoffset() is None:
         raise ValueError(f"item {key!r}: cursor value {cursor.isoformat()} has no time zone")
 
 
@@ -40,13 +43,21 @@ class RecordItem:
     stream: str = ""
 
     def __post_init__(self) -> None:
-        _require_aware(self.key, self.cursor)
+        if self.cursor is not None and self.cursor.tzinfo is not UTC:  # one per record: UTC needs no call
+            _require_aware(self.key, self.cursor)
 
     def as_mapping(self) -> Mapping[str, Any]:
-        """The payload as a mapping, whatever form the source produced it in."""
-        if isinstance(self.payload, BaseModel):
-            return self.payload.model_dump(mode="json")
-        return self.payload
+        """The payload as a mapping, whatever form the source produced it in.
+
+        A plain ``dict`` (what the Connect sources yield) is returned before the
+        ``BaseModel`` check, whose metaclass makes ``isinstance`` several calls deep.
+        """
+        payload = self.payload
+        if type(payload) is dict:
+            return payload
+        if isinstance(payload, BaseModel):
+            return payload.model_dump(mode="json")
+        return payload
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,6 +78,7 @@ from adapters.backfill import backfill_scope
 from adapters.budget import Budget, budget_of
 from adapters.checkpoint import CheckpointPolicy
 from adapters.cursor import format_cursor, next_cursor, parse_timestamp
+from adapters.gcscope import long_lived_objects_frozen
 from adapters.lease import LeaseBusy, RunLease
 from adapters.ledger import GuardedSink
 from adapters.nuntiq.retrier import nuntiq_retrier
@@ -92,7 +93,7 @@ from adapters.segments import DeltaRunLike, DeltaRunner, DeltaSegments, default_
 from adapters.sinks.base import IsolatingSink, Sink
 from adapters.summary import SyncSummary
 from adapters.watermark import Watermark
-from adapters.window import Placement, RunWindow, WindowRequest
+from adapters.window import RunWindow, WindowRequest
 
 __all__ = [
     "DEFAULT_FLUSH_EVERY",
@@ -233,9 +234,10 @@ def sync(
                 fence=run_lease.fence,
                 quarantine=quarantine,
             )
-            summary = driver.run(
-                segments, connector_name=connector_name, stored=stored, window=window, metadata=metadata
-            )
+            with long_lived_objects_frozen():
+                summary = driver.run(
+                    segments, connector_name=connector_name, stored=stored, window=window, metadata=metadata
+                )
         except BaseException as exc:
             segments.fail(exc)
             raise
@@ -275,6 +277,11 @@ def _started_by(context: ContextLike) -> str:
     if isinstance(given, str) and given.strip():
         return given.strip()[:120]
     return f"{socket.gethostname()} pid {os.getpid()}"
+
+
+#: items read per READ progress event (a display needs no finer count; one event per item
+#: cost more than the rest of the loop's bookkeeping)
+_READ_NOTE_EVERY = 100
 
 
 class _Driver:
@@ -387,37 +394,56 @@ class _Driver:
         read = dropped = 0
         complete = True
         self._retry_quarantined()
+        # The loop below runs once per item, so what it asks each time is bound to locals
+        # first and the window, batch and time checks are written out in it.
+        since, until = window.since, window.until
+        marks, fence, deliver = self.watermark, self.fence, self._deliver
+        budget, clock = self.budget, self.clock
+        flush_every = self.flush_every
+        policy = self.policy if self.policy.enabled else None
+        deadline = None if self.max_duration is None else self.started + self.max_duration.total_seconds()
+        unreported = 0  # items read but not yet in a READ progress event (sent every _READ_NOTE_EVERY)
         items: Iterable[SourceItem] = self.source.fetch_since(window.since)
         try:
             for item in items:
                 read += 1
-                progress.note(EventKind.READ, stream=self.stream, count=1)
+                unreported += 1
+                if unreported >= _READ_NOTE_EVERY:
+                    progress.note(EventKind.READ, stream=self.stream, count=unreported)
+                    unreported = 0
                 cursor = item.cursor
                 if cursor is not None:
-                    placement = window.place(cursor)
-                    if placement is not Placement.INSIDE:
+                    if since is not None and cursor < since:
                         dropped += 1
-                        if placement is Placement.ABOVE and self.watermark.ordered:
+                        continue
+                    if until is not None and cursor > until:
+                        dropped += 1
+                        if marks.ordered:
                             break
                         continue
-                    broke = self.watermark.observe(item.key, cursor)
+                    broke = marks.observe(item.key, cursor)
                     if broke is not None:
                         notes.append(broke)
                         self.log.warn(f"{self.stream}: {broke}", step="sync_order", detail={"key": item.key})
-                self.fence()  # also the lease's heartbeat while the run is busy reading
-                self._deliver(item)
+                fence()  # also the lease's heartbeat while the run is busy reading
+                deliver(item)
                 self.passed += 1
                 self._since_checkpoint += 1
-                self._batched(cursor)
-                if self._out_of_time():
+                self.in_batch += 1
+                marks.handed_to_sinks(cursor)
+                if self.in_batch >= flush_every:
+                    self._flush()
+                if budget.winding_down or (deadline is not None and clock() >= deadline):
                     complete = False
                     break
-                if self.policy.enabled and self.policy.due(
-                    items=self._since_checkpoint, seconds=self.clock() - self._checkpoint_at
+                if policy is not None and policy.due(
+                    items=self._since_checkpoint, seconds=clock() - self._checkpoint_at
                 ):
                     checkpoint()
         finally:
             _close(items)
+            if unreported:
+                progress.note(EventKind.READ, stream=self.stream, count=unreported)
         self._flush()
 
         watermark = self.watermark.final(complete=complete)
@@ -479,13 +505,6 @@ class _Driver:
     def _written(self) -> dict[str, int]:
         return {sink.name: sink.counts.written for sink in self.sinks}
 
-    def _batched(self, cursor: datetime | None) -> None:
-        """One more item is in the sinks' batch; flush when the batch is full."""
-        self.in_batch += 1
-        self.watermark.handed_to_sinks(cursor)
-        if self.in_batch >= self.flush_every:
-            self._flush()
-
     def _flush(self) -> None:
         if self.in_batch == 0 and not any(s.pending for s in self.sinks):
             return
@@ -505,13 +524,6 @@ class _Driver:
             step="sync_flush",
             detail={"items": self.passed, "written": self._written()},
         )
-
-    def _out_of_time(self) -> bool:
-        if self.budget.winding_down:
-            return True
-        if self.max_duration is None:
-            return False
-        return self.clock() - self.started >= self.max_duration.total_seconds()
 
     # -- quarantine ----------------------------------------------------------------------
 

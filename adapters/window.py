@@ -95,8 +95,9 @@ class RunWindow:
         return format_cursor(self.until) if self.until is not None else None
 
     def place(self, cursor: datetime) -> Placement:
-        if self.since is not None and cursor < self.since:
+        since, until = self.resolved.value, self.until
+        if since is not None and cursor < since:
             return Placement.BELOW
-        if self.until is not None and cursor > self.until:
+        if until is not None and cursor > until:
             return Placement.ABOVE
         return Placement.INSIDE

@@ -101,8 +101,10 @@ def vendor_ids(listings: Iterable[RecordItem]) -> set[str]:
     ids = set()
     for item in listings:
         vendor = item.as_mapping().get("vendor")
-        if isinstance(vendor, Mapping) and isinstance(vendor.get("id"), str):
-            ids.add(vendor["id"])
+        if type(vendor) is dict or isinstance(vendor, Mapping):  # dict first: no ABC check
+            vendor_id = vendor.get("id")
+            if type(vendor_id) is str:
+                ids.add(vendor_id)
     return ids
 
 
@@ -120,7 +122,7 @@ class VendorMapper:
 
     def __call__(self, item: RecordItem, load: Any) -> Any:
         vendor = item.as_mapping().get("vendor") or {}
-        if not isinstance(vendor, Mapping):
+        if type(vendor) is not dict and not isinstance(vendor, Mapping):  # dict first: no ABC check
             raise ValueError(f"listing {item.key!r}: vendor is not an object: {vendor!r:.60}")
         vendor_id = vendor.get("id")
         if not vendor_id:

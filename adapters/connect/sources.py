@@ -312,8 +312,13 @@ class ConnectStreamSource:
             for record in self.iter_raw(cursor):
                 yield self.to_item(record)
             return
+        # ``to_item`` for a record the pager parsed, written out: this runs once per record
+        key_field, stream = self.spec.key_field, self.spec.name
         for record, value in self.iter_keyed(cursor):
-            yield self.to_item(record, value)
+            key = record.get(key_field)
+            if not key:
+                raise self.invalid(f"record without {key_field!r}")
+            yield RecordItem(key if type(key) is str else str(key), value, record, stream)
 
     def iter_by_keys(self, keys: Sequence[str]) -> Iterator[dict[str, Any]]:
         """The records with these ids as they are now, whatever their time (``in(id,(...))``)."""

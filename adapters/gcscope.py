@@ -1,0 +1,43 @@
+"""The process's long-lived objects kept out of the garbage collector's way during a run.
+
+A run allocates and frees a page of records at a time, which makes CPython's collector
+run full collections over and over; each one walks every object the process holds,
+and in a connector process most of those are the imported modules, classes and
+settings that live as long as the process. Measured on ``bench connect`` (100,000
+listings, 4 windows) that walk was a fifth of the client's CPU time.
+
+:func:`long_lived_objects_frozen` moves what exists when a run starts into the
+collector's permanent generation (``gc.freeze``) and back when the run ends
+(``gc.unfreeze``), so nothing is kept from collection for longer than the run: a
+cycle that becomes garbage meanwhile is collected after it. Runs that overlap in one
+process (threads) share one freeze, undone when the last of them ends.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ["long_lived_objects_frozen"]
+
+_lock = threading.Lock()
+_active = 0
+
+
+@contextmanager
+def long_lived_objects_frozen() -> Iterator[None]:
+    """For the ``with`` block, objects that exist now are skipped by every collection."""
+    global _active
+    with _lock:
+        if _active == 0:
+            gc.freeze()
+        _active += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _active -= 1
+            if _active == 0:
+                gc.unfreeze()

@@ -257,9 +257,15 @@ class KeysetReader:
         (such records are dropped: they belong to whoever reads from ``until`` on). A
         list that ends before the bound ends the usual way, on a confirmed empty page.
         """
+        for page in self.keyed_pages(base, start=start, until=until):
+            yield from page
+
+    def keyed_pages(
+        self, base: R, *, start: KeysetPosition | None = None, until: datetime | None = None
+    ) -> Iterator[Sequence[Keyed]]:
+        """:meth:`keyed` a page at a time (what a window's reader thread queues, with no per-record step)."""
         try:
-            for page in self._walk(base, 0, start=start, until=until):
-                yield from page
+            yield from self._walk(base, 0, start=start, until=until)
         except (ConnectPageError, PagingError) as exc:
             raise AdapterError(self.retrier.source, Failure(FailureClass.INVALID, str(exc))) from exc
 

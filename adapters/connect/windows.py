@@ -300,16 +300,10 @@ class ParallelWindows:
                     continue
 
         try:
-            batch: list[Keyed] = []
-            for pair in reader.keyed(base, start=start, until=until):
+            for page in reader.keyed_pages(base, start=start, until=until):
                 if stop.is_set():
                     return
-                batch.append(pair)
-                if len(batch) >= reader.page_size.value:
-                    put(batch)
-                    batch = []
-            if batch:
-                put(batch)
+                put(page)
             put(_DONE)
         except _Stopped:
             return

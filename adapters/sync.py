@@ -6,7 +6,8 @@ don't repeat it (or get it subtly wrong):
 * ``since`` resolution (:mod:`adapters.window`): ``since_override`` job param > stored
   cursor minus the stream's ``lookback`` > ``now - lookback_days`` (job param, else the
   argument);
-* buffering into sinks and flushing every ``flush_every`` items;
+* buffering into sinks and flushing every ``flush_every`` items, or sooner when a sink
+  holds a full write of rows (its ``rows_per_write``, e.g. a Load's ``batch_size``);
 * the watermark (:mod:`adapters.watermark`), computed from items whose flush succeeded
   in *every* sink, never from items merely read;
 * the commit rule of :func:`adapters.cursor.next_cursor` (never backwards, never over a
@@ -400,6 +401,10 @@ class _Driver:
         marks, fence, deliver = self.watermark, self.fence, self._deliver
         budget, clock = self.budget, self.clock
         flush_every = self.flush_every
+        # sinks that say how many rows one write carries are flushed when that many wait
+        row_limits = [
+            (sink, limit) for sink in self.sinks if (limit := getattr(sink, "rows_per_write", None))
+        ]
         policy = self.policy if self.policy.enabled else None
         deadline = None if self.max_duration is None else self.started + self.max_duration.total_seconds()
         unreported = 0  # items read but not yet in a READ progress event (sent every _READ_NOTE_EVERY)
@@ -431,7 +436,7 @@ class _Driver:
                 self._since_checkpoint += 1
                 self.in_batch += 1
                 marks.handed_to_sinks(cursor)
-                if self.in_batch >= flush_every:
+                if self.in_batch >= flush_every or (row_limits and _rows_full(row_limits)):
                     self._flush()
                 if budget.winding_down or (deadline is not None and clock() >= deadline):
                     complete = False
@@ -588,6 +593,18 @@ class _Driver:
         finally:
             self.retrying = False
             _close(items)
+
+
+def _rows_full(limits: Sequence[tuple[Sink[Any], int]]) -> bool:
+    """Whether a sink holds as many pending rows as one of its writes carries.
+
+    A loop rather than ``any(...)``: it is asked once per item, and a generator per call
+    costs more than the check.
+    """
+    for sink, limit in limits:  # noqa: SIM110
+        if sink.pending >= limit:
+            return True
+    return False
 
 
 def _close(items: Iterable[Any]) -> None:

@@ -123,6 +123,17 @@ class LoadSink(Generic[ItemT]):
         return len(self._pending)
 
     @property
+    def rows_per_write(self) -> int | None:
+        """Rows one ``save_all`` request carries (the Load's ``batch_size``), None when unknown.
+
+        The sync driver flushes as soon as this many rows wait, whatever its
+        ``flush_every``, so a write is never split across requests for want of a flush
+        and a connector whose records rarely make a row can flush rarely.
+        """
+        size = getattr(self.load, "batch_size", None)
+        return size if isinstance(size, int) and size > 0 else None
+
+    @property
     def counts(self) -> SinkCounts:
         """Loads upsert by natural key, so a row already there counts as written."""
         return SinkCounts(written=self.written, filtered=self._filtered, rejected=self._rejected)

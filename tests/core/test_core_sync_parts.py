@@ -179,3 +179,46 @@ def test_metadata_and_the_final_log_line_come_from_the_summary() -> None:
     assert as_dict["written"] == {"kit": 4} and as_dict["sinks"]["kit"]["written"] == 4
     rebuilt = {k: v for k, v in as_dict.items() if k != "written"} | {"sinks": summary.sinks}
     assert SyncSummary(**rebuilt) == summary
+
+
+# -- flushing by rows ---------------------------------------------------------------------------
+
+
+def test_a_load_is_written_when_a_full_write_of_rows_waits_not_only_every_flush_every_items() -> None:
+    """Items that make no row do not hurry a flush; rows do, at the Load's batch size."""
+    saves: list[int] = []
+
+    class Load:
+        batch_size = 3
+
+        def __init__(self) -> None:
+            self.rows = 0
+
+        def save_all(self) -> None:
+            saves.append(self.rows)
+            self.rows = 0
+
+    load = Load()
+
+    def mapper(item: RecordItem, load: Load) -> object | None:
+        if item.key.endswith("-"):
+            return None  # an item that makes no row
+        load.rows += 1
+        return {"key": item.key}
+
+    keys = [f"r{i}" if i % 2 else f"r{i}-" for i in range(16)]  # 8 rows among 16 items
+    sink = LoadSink(load, mapper, name="load", retrier=Retrier.direct())  # type: ignore[arg-type]
+    assert sink.rows_per_write == 3
+    source = ListSource([(key, at(i)) for i, key in enumerate(keys)])
+    delta = FakeDelta()
+    summary = sync(FakeContext(), source, sink, connector_name="acme", delta_run=delta,
+                   lookback_days=None, flush_every=1000)  # fmt: skip
+    assert saves == [3, 3, 2]  # two full writes as the rows arrived, the rest at the end
+    assert summary.sinks["load"].written == 8 and summary.cursor_after == format_cursor(at(15))
+
+
+def test_a_sink_without_a_write_size_is_flushed_by_items_only() -> None:
+    sink = KitListSink("kit")
+    summary = sync(FakeContext(), ListSource(records(7)), sink, connector_name="acme",
+                   delta_run=FakeDelta(), lookback_days=None, flush_every=3)  # fmt: skip
+    assert sink.flushes == 3 and summary.items_read == 7  # after 3 and 6 items, and at the end

@@ -1,17 +1,17 @@
 """JSON response bodies decoded by msgspec, with exactly the standard library's result.
 
 A Connect list page of 1000 listings is about 1 MB of JSON, and decoding it is the
-largest single cost of reading a listing: about 9 us a record with ``json`` and the
-garbage collector running, against about 6 us with msgspec (``bench connect``). msgspec
-keeps integers of any size exact (``orjson``, also tried, turns integers past 64 bits
-into floats without an error, which would change a payload silently).
+largest single cost of reading a listing; msgspec does it in about two thirds of the
+standard library's time (``bench/README.md`` has the connector's figures). It keeps
+integers of any size exact (``orjson``, also tried, turns integers past 64 bits into
+floats without an error, which would change a payload silently).
 
 The two decoders are not the same language, so msgspec is only trusted where it is
 known to agree: a UTF-8 body with no decoding options. Everything msgspec refuses
 (``NaN``/``Infinity``, numbers beyond a double, lone surrogate escapes, invalid UTF-8,
 a byte-order mark, nesting deeper than it allows) goes to the standard library path
 the response would have taken anyway, so the result, or the error, is the one the
-SDK would have produced. ``tests/foundation/test_jsonbody.py`` checks the agreement
+SDK would have produced. ``tests/connect/test_connect_json_bodies.py`` checks the agreement
 on generated documents and on raw bytes.
 
 The SDK still sends the request, reads the response and calls ``response.json()``;

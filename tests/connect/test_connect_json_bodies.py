@@ -138,3 +138,34 @@ def test_pages_read_through_the_sdk_use_the_fast_decoder(connect: RunningServer)
     assert type(response) is FastJsonResponse
     assert len(listings) > 0
     assert _same(listings, json.loads(response.content))
+
+
+def _plain_client(url: str) -> Any:
+    """The SDK's own ``ConnectClient``, with none of the adapter's response hooks."""
+    from connect.client import ConnectClient
+
+    from adapters.connect import ConnectSettings
+    from sandbox.connect.app import DEFAULT_API_KEY
+
+    endpoint = ConnectSettings(endpoint=url).endpoint
+    return ConnectClient(DEFAULT_API_KEY, endpoint=endpoint, use_specs=False, max_retries=0, logger=None)
+
+
+def test_a_body_cut_off_mid_read_fails_as_it_does_without_the_fast_path(connect: RunningServer) -> None:
+    """The large reads go through requests' own ``iter_content``: the same error reaches the SDK."""
+    connect.set_faults(drop_rate=1.0, path_pattern="^/public/v1/listings")
+    seen = []
+    for client in (make_client(connect.url), _plain_client(connect.url)):
+        with pytest.raises(Exception) as caught:
+            client.get("listings", params={"limit": 200})
+        seen.append((type(caught.value), getattr(caught.value, "status_code", None)))
+    connect.set_faults()
+    assert seen[0] == seen[1]
+
+
+def test_a_page_reads_the_same_bytes_and_records_as_the_sdk_alone(connect: RunningServer) -> None:
+    fast, plain = make_client(connect.url), _plain_client(connect.url)
+    records = fast.get("listings", params={"limit": 500})
+    assert records == plain.get("listings", params={"limit": 500})
+    assert fast.response.content == plain.response.content
+    assert len(fast.response.content) > 5 * 10_240  # several of requests' own 10 KB reads

@@ -11,7 +11,8 @@ about a fifth of the client's CPU time.
 collector's permanent generation (``gc.freeze``) and back when the run ends
 (``gc.unfreeze``), so nothing is kept from collection for longer than the run: a
 cycle that becomes garbage meanwhile is collected after it. Runs that overlap in one
-process (threads) share one freeze, undone when the last of them ends.
+process (threads) share one freeze, undone when the last of them ends. A freeze the
+process made itself is left alone.
 """
 
 from __future__ import annotations
@@ -25,20 +26,29 @@ __all__ = ["long_lived_objects_frozen"]
 
 _lock = threading.Lock()
 _active = 0
+_ours = False  # whether the freeze in force is this module's (see below)
 
 
 @contextmanager
 def long_lived_objects_frozen() -> Iterator[None]:
-    """For the ``with`` block, objects that exist now are skipped by every collection."""
-    global _active
+    """For the ``with`` block, objects that exist now are skipped by every collection.
+
+    A process that froze objects itself (a pre-forking server does, to keep pages
+    shared) keeps its own freeze: nothing is frozen here then, and nothing of its is
+    unfrozen at the end.
+    """
+    global _active, _ours
     with _lock:
         if _active == 0:
-            gc.freeze()
+            _ours = gc.get_freeze_count() == 0
+            if _ours:
+                gc.freeze()
         _active += 1
     try:
         yield
     finally:
         with _lock:
             _active -= 1
-            if _active == 0:
+            if _active == 0 and _ours:
                 gc.unfreeze()
+                _ours = False

@@ -79,3 +79,14 @@ def test_overlapping_runs_share_one_freeze_until_the_last_ends() -> None:
     leave.set()
     thread.join(5)
     assert gc.get_freeze_count() == 0
+
+
+def test_a_freeze_the_process_made_itself_is_left_alone() -> None:
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        with long_lived_objects_frozen():
+            pass
+        assert gc.get_freeze_count() == before  # not unfrozen by the run
+    finally:
+        gc.unfreeze()

@@ -94,7 +94,7 @@ from adapters.segments import DeltaRunLike, DeltaRunner, DeltaSegments, default_
 from adapters.sinks.base import IsolatingSink, Sink
 from adapters.summary import SyncSummary
 from adapters.watermark import Watermark
-from adapters.window import RunWindow, WindowRequest
+from adapters.window import Placement, RunWindow, WindowRequest
 
 __all__ = [
     "DEFAULT_FLUSH_EVERY",
@@ -396,8 +396,8 @@ class _Driver:
         complete = True
         self._retry_quarantined()
         # The loop below runs once per item, so what it asks each time is bound to locals
-        # first and the window, batch and time checks are written out in it.
-        since, until = window.since, window.until
+        # first and the batch and time checks are written out in it.
+        place = window.place
         marks, fence, deliver = self.watermark, self.fence, self._deliver
         budget, clock = self.budget, self.clock
         flush_every = self.flush_every
@@ -418,12 +418,10 @@ class _Driver:
                     unreported = 0
                 cursor = item.cursor
                 if cursor is not None:
-                    if since is not None and cursor < since:
+                    placement = place(cursor)
+                    if placement is not Placement.INSIDE:
                         dropped += 1
-                        continue
-                    if until is not None and cursor > until:
-                        dropped += 1
-                        if marks.ordered:
+                        if placement is Placement.ABOVE and marks.ordered:
                             break
                         continue
                     broke = marks.observe(item.key, cursor)

@@ -15,6 +15,7 @@ policy or starts its first sync.
 
 from __future__ import annotations
 
+import math
 import time
 import weakref
 from collections.abc import Callable
@@ -30,14 +31,13 @@ class Budget:
     """``seconds`` of work from construction, measured on the monotonic clock."""
 
     def __init__(self, seconds: float, *, clock: Callable[[], float] = time.monotonic) -> None:
-        if seconds <= 0:
-            raise ValueError(f"a time budget must be positive, got {seconds!r}")
+        if not 0 < seconds < math.inf:
+            raise ValueError(f"a time budget must be positive and finite, got {seconds!r}")
         self.seconds = seconds
         self._clock = clock
         self._started = clock()
-        # when the reserve begins, on the budget's clock: ``winding_down`` is asked once
-        # per item, so it is one clock read and one comparison
-        self._winds_down_at = self._started + seconds * (1 - RESERVE)
+        # the reserve, computed once: ``winding_down`` is asked once per item
+        self._reserve = seconds * RESERVE
 
     def elapsed(self) -> float:
         return self._clock() - self._started
@@ -52,7 +52,7 @@ class Budget:
     @property
     def winding_down(self) -> bool:
         """In the last tenth of the budget: start no new work, keep the rest for the last commit."""
-        return self._clock() >= self._winds_down_at
+        return self.seconds - (self._clock() - self._started) <= self._reserve
 
 
 #: the share of a budget kept for the last flush and commit (reading stops before it)

@@ -35,7 +35,8 @@ def long_lived_objects_frozen() -> Iterator[None]:
 
     A process that froze objects itself (a pre-forking server does, to keep pages
     shared) keeps its own freeze: nothing is frozen here then, and nothing of its is
-    unfrozen at the end.
+    unfrozen at the end. A freeze the process makes *while* a run is going is undone
+    with the run's when the last run ends.
     """
     global _active, _ours
     with _lock:

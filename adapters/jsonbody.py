@@ -11,7 +11,9 @@ known to agree: a UTF-8 body with no decoding options. Everything msgspec refuse
 (``NaN``/``Infinity``, numbers beyond a double, lone surrogate escapes, invalid UTF-8,
 a byte-order mark, nesting deeper than it allows) goes to the standard library path
 the response would have taken anyway, so the result, or the error, is the one the
-SDK would have produced. ``tests/connect/test_connect_json_bodies.py`` checks the agreement
+SDK would have produced. One known difference: within a few levels of Python's
+recursion limit, msgspec still decodes nesting the standard library refuses with
+``RecursionError``. ``tests/connect/test_connect_json_bodies.py`` checks the agreement
 on generated documents and on raw bytes.
 
 The body is also read in reads of up to 1 MB instead of requests' 10 KB ones, through

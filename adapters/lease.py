@@ -154,7 +154,6 @@ class RunLease:
         self.stream = stream
         self.scope = scope
         self.ttl = ttl
-        self._grace = ttl.total_seconds() / 4  # ``grace``: read by ``fence`` once per item
         self.run_id = run_id or str(uuid.uuid4())
         self.started_by = started_by
         self.retrier = retrier
@@ -170,6 +169,15 @@ class RunLease:
         self._held = False
         self._lost: str | None = None
         self._page = PageLimit(_PAGE)
+
+    @property
+    def ttl(self) -> timedelta:
+        return self._ttl
+
+    @ttl.setter
+    def ttl(self, value: timedelta) -> None:
+        self._ttl = value
+        self._grace = value.total_seconds() / 4  # ``grace``, kept with the ttl: ``fence`` reads it per item
 
     @property
     def held(self) -> bool:

@@ -45,6 +45,7 @@ class Prefetching(ForwardingSource[ItemT]):
     def wrap(self, items: Iterator[Any]) -> Iterator[Any]:
         """The items in batches, each prefetched (refusals left out of it) before it is yielded."""
         size = self.batch_size
+        items = iter(items)  # islice over a list would start it again each time
         try:
             while batch := list(islice(items, size)):  # the batch is gathered in C, not item by item
                 self.prefetch([i for i in batch if not isinstance(i, RefusedItem)])

@@ -27,21 +27,31 @@ class RunLimits(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     time_budget_seconds: float = Field(
-        default=600.0, gt=0, description="after this, a run starts no new work (reads, retries)"
+        default=600.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="after this, a run starts no new work (reads, retries)",
     )
     lease_ttl_seconds: float = Field(
-        default=300.0, gt=0, description="a lease whose holder gave no sign of life for this long is free"
+        default=300.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="a lease whose holder gave no sign of life for this long is free",
     )
     upload_deadline_seconds: float = Field(
         default=120.0,
         gt=0,
+        allow_inf_nan=False,
         description="assumed: Nuntiq finishes or drops any write request within this long",
     )
     checkpoint_every_items: int | None = Field(
         default=5000, ge=1, description="commit an ordered prefix after this many items (None: never)"
     )
     checkpoint_every_seconds: float | None = Field(
-        default=60.0, gt=0, description="commit an ordered prefix after this long (None: never)"
+        default=60.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="commit an ordered prefix after this long (None: never)",
     )
 
     upload_batch_size: int = Field(

@@ -406,7 +406,7 @@ class _Driver:
             (sink, limit) for sink in self.sinks if (limit := getattr(sink, "rows_per_write", None))
         ]
         policy = self.policy if self.policy.enabled else None
-        deadline = None if self.max_duration is None else self.started + self.max_duration.total_seconds()
+        max_seconds = None if self.max_duration is None else self.max_duration.total_seconds()
         unreported = 0  # items read but not yet in a READ progress event (sent every _READ_NOTE_EVERY)
         items: Iterable[SourceItem] = self.source.fetch_since(window.since)
         try:
@@ -436,7 +436,7 @@ class _Driver:
                 marks.handed_to_sinks(cursor)
                 if self.in_batch >= flush_every or (row_limits and _rows_full(row_limits)):
                     self._flush()
-                if budget.winding_down or (deadline is not None and clock() >= deadline):
+                if budget.winding_down or (max_seconds is not None and clock() - self.started >= max_seconds):
                     complete = False
                     break
                 if policy is not None and policy.due(

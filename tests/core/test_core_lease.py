@@ -169,6 +169,19 @@ def test_fence_checks_only_when_the_last_confirmation_is_a_quarter_ttl_old() -> 
     assert api.clock > writes  # heartbeat written
 
 
+def test_a_shorter_ttl_set_later_shortens_the_grace_fence_trusts() -> None:
+    api = FakeApi()
+    clock = Monotonic()
+    holder = lease(api, "run-a", clock)
+    holder.acquire()
+    holder.ttl = TTL / 10
+    assert holder.grace == TTL.total_seconds() / 40
+    writes = api.clock
+    clock.now += TTL.total_seconds() / 40 + 1
+    holder.fence()
+    assert api.clock > writes  # confirmed again under the new, shorter grace
+
+
 def test_release_frees_the_lease_at_once() -> None:
     api = FakeApi()
     first = lease(api, "run-a")

@@ -370,3 +370,21 @@ def test_unordered_settling_source_commits_its_settled_cursor_at_the_budget() ->
     summary = run(FakeContext(), Partitioned(clock), ListSink(), delta, budget=Budget(13, clock=clock))
     assert summary.outcome == "partial"
     assert delta.cursor == format_cursor(at(10))  # two finished partitions, nothing of the third
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), "inf", 1e309])
+def test_an_endless_or_undefined_time_budget_is_refused_by_name(value: Any) -> None:
+    """An infinite budget would have read as "spent" at once (inf - elapsed <= inf / 10)."""
+    with pytest.raises(ValueError, match="time_budget_seconds"):
+        RunLimits.from_context(FakeContext(config={"run": {"time_budget_seconds": value}}))
+    with pytest.raises(ValueError, match="finite"):
+        Budget(float("inf"))
+
+
+def test_the_budget_winds_down_at_the_same_instant_as_its_remaining_time_says() -> None:
+    clock = Ticking()
+    for seconds in (7, 10, 600, 0.3):
+        budget = Budget(seconds, clock=clock)
+        for step in range(0, 1001):
+            clock.now = budget._started + seconds * step / 1000
+            assert budget.winding_down == (budget.remaining() <= seconds * 0.1)

@@ -63,3 +63,17 @@ def test_stopping_early_closes_the_wrapped_source() -> None:
     assert next(items).key == "0"
     items.close()
     assert inner.closed
+
+
+class ListSource(Numbers):
+    """A source whose fetch returns a list, not a generator."""
+
+    def fetch_since(self, cursor: datetime | None) -> Iterator[RecordItem]:
+        return list(super().fetch_since(cursor))  # type: ignore[return-value]  # a list, on purpose
+
+
+def test_a_source_that_returns_a_list_is_batched_once_through() -> None:
+    batches: list[int] = []
+    wrapped = Prefetching(ListSource(5), lambda batch: batches.append(len(batch)), batch_size=2)
+    assert [item.key for item in wrapped.fetch_since(None)] == ["0", "1", "2", "3", "4"]
+    assert batches == [2, 2, 1]

@@ -36,8 +36,6 @@ class Budget:
         self.seconds = seconds
         self._clock = clock
         self._started = clock()
-        # the reserve, computed once: ``winding_down`` is asked once per item
-        self._reserve = seconds * RESERVE
 
     def elapsed(self) -> float:
         return self._clock() - self._started
@@ -52,7 +50,8 @@ class Budget:
     @property
     def winding_down(self) -> bool:
         """In the last tenth of the budget: start no new work, keep the rest for the last commit."""
-        return self.seconds - (self._clock() - self._started) <= self._reserve
+        # ``remaining()``, written out: this is asked once per item
+        return self.seconds - (self._clock() - self._started) <= self.seconds * RESERVE
 
 
 #: the share of a budget kept for the last flush and commit (reading stops before it)

@@ -171,22 +171,13 @@ class RunLease:
         self._page = PageLimit(_PAGE)
 
     @property
-    def ttl(self) -> timedelta:
-        return self._ttl
-
-    @ttl.setter
-    def ttl(self, value: timedelta) -> None:
-        self._ttl = value
-        self._grace = value.total_seconds() / 4  # ``grace``, kept with the ttl: ``fence`` reads it per item
-
-    @property
     def held(self) -> bool:
         return self._held and self._lost is None
 
     @property
     def grace(self) -> float:
         """Seconds a confirmation stays good for: a quarter of the ttl."""
-        return self._grace
+        return self.ttl.total_seconds() / 4
 
     # -- the protocol -------------------------------------------------------------------
 
@@ -218,8 +209,7 @@ class RunLease:
             raise LeaseLost(
                 f"run {self.run_id} does not hold the lease of {self.connector_name}/{self.stream}"
             )
-        confirmed = self._confirmed
-        if confirmed is not None and self._monotonic() - confirmed < self._grace:
+        if self._confirmed is not None and self._monotonic() - self._confirmed < self.grace:
             return
         self.confirm()
 

@@ -22,10 +22,7 @@ from pydantic import BaseModel
 
 
 def _require_aware(key: str, cursor: datetime | None) -> None:
-    # ``tzinfo is UTC`` first: what every source hands over, decided without a call
-    if cursor is None or cursor.tzinfo is UTC:
-        return
-    if cursor.tzinfo is None or cursor.utcoffset() is None:
+    if cursor is not None and (cursor.tzinfo is None or cursor.utcoffset() is None):
         raise ValueError(f"item {key!r}: cursor value {cursor.isoformat()} has no time zone")
 
 

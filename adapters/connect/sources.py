@@ -294,8 +294,8 @@ class ConnectStreamSource:
         key = record.get(self.spec.key_field)
         if not key:
             raise self.invalid(f"record without {self.spec.key_field!r}")
-        if parsed is not None:
-            return RecordItem(key=str(key), cursor=parsed, payload=record, stream=self.spec.name)
+        if parsed is not None:  # positional, and no str() of a str: this runs once per record
+            return RecordItem(key if type(key) is str else str(key), parsed, record, self.spec.name)
         raw = get_path(record, self.spec.cursor_field)
         cursor: datetime | None = None
         if raw is not None:
@@ -312,13 +312,8 @@ class ConnectStreamSource:
             for record in self.iter_raw(cursor):
                 yield self.to_item(record)
             return
-        # ``to_item`` for a record the pager parsed, written out: this runs once per record
-        key_field, stream = self.spec.key_field, self.spec.name
         for record, value in self.iter_keyed(cursor):
-            key = record.get(key_field)
-            if not key:
-                raise self.invalid(f"record without {key_field!r}")
-            yield RecordItem(key if type(key) is str else str(key), value, record, stream)
+            yield self.to_item(record, value)
 
     def iter_by_keys(self, keys: Sequence[str]) -> Iterator[dict[str, Any]]:
         """The records with these ids as they are now, whatever their time (``in(id,(...))``)."""

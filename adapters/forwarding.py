@@ -6,13 +6,17 @@ late, a dropped ``refetch`` leaves quarantined items waiting, a dropped
 ``settled_cursor`` commits nothing when the budget stops an unordered run.
 :class:`ForwardingSource` forwards every member of :class:`~adapters.protocol.Source`,
 and each optional protocol (:class:`~adapters.protocol.Refetchable`,
-:class:`~adapters.protocol.Settling`) exactly when the wrapped source implements it:
+:class:`~adapters.protocol.Settling`, :class:`~adapters.protocol.Paged`) exactly when the
+wrapped source implements it:
 the optional members are mixed into the wrapper's class at construction, so an
 ``isinstance`` check against the protocol gives the same answer for the wrapper as for
 the source it wraps.
 
 A subclass changes what it must and nothing else: usually only :meth:`wrap`, which sees
-the item stream of ``fetch_since`` and of ``refetch`` alike.
+the item stream of ``fetch_since`` and of ``refetch`` alike. Pages are forwarded only by
+a wrapper that says what it does to them (:meth:`wrap_pages`) or does nothing to items:
+a wrapper that changes items in :meth:`wrap` alone is read item by item, so its change
+is never skipped.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from adapters.protocol import Ordering, Refetchable, Settling, Source
+from adapters.protocol import Ordering, Paged, Refetchable, Settling, Source
 from adapters.records import DocumentItem, RecordItem, Refetch, SourceItem
 
 __all__ = ["ForwardingSource", "ItemT"]
@@ -36,6 +40,8 @@ class ForwardingSource(Generic[ItemT]):
         """An instance of ``cls`` with the optional members of the wrapped source mixed in."""
         source = args[0] if args else kwargs["source"]
         mixins = tuple(mixin for protocol, mixin in _OPTIONAL_MEMBERS if isinstance(source, protocol))
+        if _ForwardsPages in mixins and not _handles_pages(cls):
+            mixins = tuple(mixin for mixin in mixins if mixin is not _ForwardsPages)
         return super().__new__(_with_members(cls, mixins))
 
     def __init__(self, source: Source[Any]) -> None:
@@ -64,6 +70,15 @@ class ForwardingSource(Generic[ItemT]):
         """What this wrapper does to the items the source yields; passes them on unchanged here."""
         return items
 
+    def wrap_pages(self, pages: Iterator[Sequence[Any]]) -> Iterator[Sequence[Any]]:
+        """:meth:`wrap` for a paged source's pages; passes them on unchanged here."""
+        return pages
+
+
+def _handles_pages(cls: type[ForwardingSource[Any]]) -> bool:
+    """Whether ``cls`` may forward pages: it wraps them itself, or changes no item."""
+    return cls.wrap_pages is not ForwardingSource.wrap_pages or cls.wrap is ForwardingSource.wrap
+
 
 class _ForwardsRefetch:
     """Mixed in when the wrapped source is :class:`~adapters.protocol.Refetchable`."""
@@ -86,10 +101,22 @@ class _ForwardsSettledCursor:
         return settled
 
 
+class _ForwardsPages:
+    """Mixed in when the wrapped source is :class:`~adapters.protocol.Paged` (see :func:`_handles_pages`)."""
+
+    source: Any
+
+    def fetch_pages_since(self, since: datetime | None, /) -> Iterator[Sequence[SourceItem]]:
+        wrapper: Any = self
+        pages: Iterator[Sequence[SourceItem]] = wrapper.wrap_pages(self.source.fetch_pages_since(since))
+        return pages
+
+
 #: each optional protocol and the mixin that forwards its members
 _OPTIONAL_MEMBERS: tuple[tuple[type, type], ...] = (
     (Refetchable, _ForwardsRefetch),
     (Settling, _ForwardsSettledCursor),
+    (Paged, _ForwardsPages),
 )
 
 

@@ -7,7 +7,8 @@ length. :class:`Prefetching` wraps any source: it reads up to ``batch_size`` ite
 the whole batch to ``prefetch`` (which can resolve every key it needs in one call and
 cache the answers), then yields the items unchanged and in order. The sync driver sees
 the same items in the same order, so cursor ordering and the watermark are unaffected;
-memory grows by one batch of items at most. Every member of the source protocols is forwarded by
+memory grows by one batch of items at most. A paged source's pages are gathered
+until they hold a batch and passed on as the same pages. Every member of the source protocols is forwarded by
 :class:`~adapters.forwarding.ForwardingSource`; a wrapped source's ``refetch``
 (quarantined items fetched again) is prefetched the same way, and refusals are passed
 on without being prefetched.
@@ -54,3 +55,26 @@ class Prefetching(ForwardingSource[ItemT]):
             close = getattr(items, "close", None)
             if callable(close):
                 close()
+
+    def wrap_pages(self, pages: Iterator[Sequence[Any]]) -> Iterator[Sequence[Any]]:
+        """The pages, gathered until they hold ``batch_size`` items, each group prefetched first."""
+        size = self.batch_size
+        try:
+            group: list[Sequence[Any]] = []
+            held = 0
+            for page in pages:
+                group.append(page)
+                held += len(page)
+                if held >= size:
+                    yield from self._prefetched(group)
+                    group, held = [], 0
+            if group:
+                yield from self._prefetched(group)
+        finally:
+            close = getattr(pages, "close", None)
+            if callable(close):
+                close()
+
+    def _prefetched(self, group: list[Sequence[Any]]) -> list[Sequence[Any]]:
+        self.prefetch([i for page in group for i in page if not isinstance(i, RefusedItem)])
+        return group

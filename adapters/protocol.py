@@ -109,3 +109,21 @@ class Settling(Protocol):
     """
 
     def settled_cursor(self) -> datetime | None: ...
+
+
+@runtime_checkable
+class Paged(Protocol):
+    """Optional: a source that can hand its items over a page at a time.
+
+    ``fetch_pages_since(since)`` yields exactly the items ``fetch_since(since)`` would, in
+    the same order, grouped as the source read them (one list per page of the API). The
+    sync driver reads a paged source this way: the checks that need not run once per
+    item (the lease fence, the time budget, the time-based checkpoint, the progress
+    count) run once per page, and no generator layer is resumed per item. Everything
+    that decides what lands (the window, the order check, flushes and item-count
+    checkpoints) still runs item by item, so a page changes only how soon a time limit is
+    noticed: at most one page later. Without this method the driver reads
+    ``fetch_since`` item by item.
+    """
+
+    def fetch_pages_since(self, since: datetime | None, /) -> Iterator[Sequence[SourceItem]]: ...

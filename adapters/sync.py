@@ -85,7 +85,7 @@ from adapters.ledger import GuardedSink
 from adapters.nuntiq.retrier import nuntiq_retrier
 from adapters.params import read_job_params
 from adapters.progress import EventKind
-from adapters.protocol import Ordering, Refetchable, Settling, Source
+from adapters.protocol import Ordering, Paged, Refetchable, Settling, Source
 from adapters.quarantine import ItemRefusedError, Quarantine, refusal_reason
 from adapters.records import RefusedItem, SourceItem
 from adapters.runsettings import RunLimits
@@ -395,8 +395,10 @@ class _Driver:
         read = dropped = 0
         complete = True
         self._retry_quarantined()
-        # The loop below runs once per item, so what it asks each time is bound to locals
-        # first and the batch and time checks are written out in it.
+        # The inner loop below runs once per item, so what it asks each time is bound to
+        # locals first and the batch checks are written out in it. The checks that may
+        # wait (lease fence, budget, elapsed time, time-based checkpoint, progress) run
+        # once per page: a page of a paged source, one item otherwise.
         place = window.place
         marks, fence, deliver = self.watermark, self.fence, self._deliver
         budget, clock = self.budget, self.clock
@@ -406,36 +408,46 @@ class _Driver:
             (sink, limit) for sink in self.sinks if (limit := getattr(sink, "rows_per_write", None))
         ]
         policy = self.policy if self.policy.enabled else None
+        every_items = self.policy.every_items
         max_seconds = None if self.max_duration is None else self.max_duration.total_seconds()
         unreported = 0  # items read but not yet in a READ progress event (sent every _READ_NOTE_EVERY)
-        items: Iterable[SourceItem] = self.source.fetch_since(window.since)
+        items, pages = _pages_of(self.source, window.since)
         try:
-            for item in items:
-                read += 1
-                unreported += 1
+            for page in pages:
+                fence()  # also the lease's heartbeat while the run is busy reading
+                above = False
+                for item in page:
+                    read += 1
+                    unreported += 1
+                    cursor = item.cursor
+                    if cursor is not None:
+                        placement = place(cursor)
+                        if placement is not Placement.INSIDE:
+                            dropped += 1
+                            if placement is Placement.ABOVE and marks.ordered:
+                                above = True
+                                break
+                            continue
+                        broke = marks.observe(item.key, cursor)
+                        if broke is not None:
+                            notes.append(broke)
+                            self.log.warn(
+                                f"{self.stream}: {broke}", step="sync_order", detail={"key": item.key}
+                            )
+                    deliver(item)
+                    self.passed += 1
+                    self._since_checkpoint += 1
+                    self.in_batch += 1
+                    marks.handed_to_sinks(cursor)
+                    if self.in_batch >= flush_every or (row_limits and _rows_full(row_limits)):
+                        self._flush()
+                    if every_items is not None and self._since_checkpoint >= every_items:
+                        checkpoint()
                 if unreported >= _READ_NOTE_EVERY:
                     progress.note(EventKind.READ, stream=self.stream, count=unreported)
                     unreported = 0
-                cursor = item.cursor
-                if cursor is not None:
-                    placement = place(cursor)
-                    if placement is not Placement.INSIDE:
-                        dropped += 1
-                        if placement is Placement.ABOVE and marks.ordered:
-                            break
-                        continue
-                    broke = marks.observe(item.key, cursor)
-                    if broke is not None:
-                        notes.append(broke)
-                        self.log.warn(f"{self.stream}: {broke}", step="sync_order", detail={"key": item.key})
-                fence()  # also the lease's heartbeat while the run is busy reading
-                deliver(item)
-                self.passed += 1
-                self._since_checkpoint += 1
-                self.in_batch += 1
-                marks.handed_to_sinks(cursor)
-                if self.in_batch >= flush_every or (row_limits and _rows_full(row_limits)):
-                    self._flush()
+                if above:
+                    break
                 if budget.winding_down or (max_seconds is not None and clock() - self.started >= max_seconds):
                     complete = False
                     break
@@ -444,6 +456,7 @@ class _Driver:
                 ):
                     checkpoint()
         finally:
+            _close(pages)
             _close(items)
             if unreported:
                 progress.note(EventKind.READ, stream=self.stream, count=unreported)
@@ -603,6 +616,19 @@ def _rows_full(limits: Sequence[tuple[Sink[Any], int]]) -> bool:
         if sink.pending >= limit:
             return True
     return False
+
+
+def _pages_of(source: Source[Any], since: datetime | None) -> tuple[Iterable[Any], Iterable[Sequence[Any]]]:
+    """The source's items as pages: its own (:class:`Paged`), or one item each.
+
+    Returns the item iterator too (the pages themselves for a paged source), so the
+    driver can close the source's generator as soon as it stops reading.
+    """
+    if isinstance(source, Paged):
+        pages = source.fetch_pages_since(since)
+        return pages, pages
+    items = source.fetch_since(since)
+    return items, ((item,) for item in items)
 
 
 def _close(items: Iterable[Any]) -> None:

@@ -231,8 +231,9 @@ class ConnectStreamSource:
 
     def iter_raw(self, cursor: datetime | None) -> Iterator[dict[str, Any]]:
         """The stream's records as Connect returned them, keyset paged (ties of any size)."""
-        for record, _ in self.iter_keyed(cursor):
-            yield record
+        for page in self.iter_keyed_pages(cursor):
+            for record, _ in page:
+                yield record
 
     @property
     def windowable(self) -> bool:
@@ -248,19 +249,19 @@ class ConnectStreamSource:
             and spec.filter_field == spec.order_field
         )
 
-    def iter_keyed(self, cursor: datetime | None) -> Iterator[Keyed]:
-        """``(record, first keyset value)`` pairs, in parallel windows when the stream allows."""
+    def iter_keyed_pages(self, cursor: datetime | None) -> Iterator[Sequence[Keyed]]:
+        """Pages of ``(record, first keyset value)`` pairs, in parallel windows when the stream allows."""
         base = self.base_filter(cursor)
         if not self.windowable or self.parallel_windows == 1:
             self.reader = self._reader(step="page")
-            return self.reader.keyed(base)
+            return self.reader.keyed_pages(base)
         self.windows = ParallelWindows(
             lambda: self._reader(step="page"),
             workers=self.parallel_windows,
             per_window=self.window_records,
             logger=self.logger,
         )
-        return self.windows.keyed(base)
+        return self.windows.keyed_pages(base)
 
     def settled_cursor(self) -> datetime | None:
         """Below this cursor the current fetch has yielded everything it will (finished windows)."""
@@ -289,13 +290,11 @@ class ConnectStreamSource:
         """A bad record ends the run as a classified ``invalid`` failure naming the record."""
         return AdapterError(f"connect.{self.spec.name}", Failure(FailureClass.INVALID, message))
 
-    def to_item(self, record: dict[str, Any], parsed: datetime | None = None) -> RecordItem:
-        """The record as an item; ``parsed`` is its cursor value when the pager parsed it already."""
+    def to_item(self, record: dict[str, Any]) -> RecordItem:
+        """The record as an item, its cursor value parsed from the record."""
         key = record.get(self.spec.key_field)
         if not key:
             raise self.invalid(f"record without {self.spec.key_field!r}")
-        if parsed is not None:  # positional, and no str() of a str: this runs once per record
-            return RecordItem(key if type(key) is str else str(key), parsed, record, self.spec.name)
         raw = get_path(record, self.spec.cursor_field)
         cursor: datetime | None = None
         if raw is not None:
@@ -307,13 +306,43 @@ class ConnectStreamSource:
             raise self.invalid(f"record {key!r} has no {self.spec.cursor_field!r} value")
         return RecordItem(key=str(key), cursor=cursor, payload=record, stream=self.spec.name)
 
-    def fetch_since(self, cursor: datetime | None) -> Iterator[RecordItem]:
-        if not self._cursor_is_order:
-            for record in self.iter_raw(cursor):
-                yield self.to_item(record)
+    def to_items(self, page: Sequence[Keyed]) -> list[RecordItem]:
+        """A keyed page as items, each cursor the value the pager parsed (the cursor is the order field).
+
+        This runs once per record of every page, so the item is built positionally and a
+        ``str`` key is not converted again.
+        """
+        key_field, stream = self.spec.key_field, self.spec.name
+        items: list[RecordItem] = []
+        append = items.append
+        for record, value in page:
+            key = record.get(key_field)
+            if not key:
+                raise self.invalid(f"record without {key_field!r}")
+            append(RecordItem(key if type(key) is str else str(key), value, record, stream))
+        return items
+
+    def fetch_pages_since(self, cursor: datetime | None) -> Iterator[Sequence[RecordItem]]:
+        """The items of :meth:`fetch_since`, one list per page read (see :class:`adapters.protocol.Paged`).
+
+        A subclass that yields something else from ``fetch_since`` (documents, a
+        filtered scan) is read through it, one item a page, so overriding it is enough.
+        """
+        if type(self).fetch_since is not ConnectStreamSource.fetch_since:
+            for item in self.fetch_since(cursor):
+                yield (item,)
             return
-        for record, value in self.iter_keyed(cursor):
-            yield self.to_item(record, value)
+        if not self._cursor_is_order:
+            for page in self.iter_keyed_pages(cursor):
+                yield [self.to_item(record) for record, _ in page]
+            return
+        to_items = self.to_items
+        for page in self.iter_keyed_pages(cursor):
+            yield to_items(page)
+
+    def fetch_since(self, cursor: datetime | None) -> Iterator[RecordItem]:
+        for page in self.fetch_pages_since(cursor):
+            yield from page
 
     def iter_by_keys(self, keys: Sequence[str]) -> Iterator[dict[str, Any]]:
         """The records with these ids as they are now, whatever their time (``in(id,(...))``)."""

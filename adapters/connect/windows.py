@@ -7,7 +7,7 @@ window order keeps the stream in cursor order, so the sync driver's commit rule 
 untouched (its watermark only ever covers durably written items, and every item of an
 earlier window is yielded before any of a later one).
 
-How a read goes (:meth:`ParallelWindows.keyed`):
+How a read goes (:meth:`ParallelWindows.keyed_pages`):
 
 1. the first page is read as usual. If the server claims no more than it holds, or
    windows are off, the walk simply continues from there;
@@ -167,30 +167,30 @@ class ParallelWindows:
         self.readers.append(reader)
         return reader
 
-    def keyed(self, base: R) -> Iterator[Keyed]:
-        """``(record, order value)`` pairs of ``base`` in order, windows in parallel when worth it."""
+    def keyed_pages(self, base: R) -> Iterator[Sequence[Keyed]]:
+        """Pages of ``(record, order value)`` pairs of ``base`` in order, windows in parallel if worth it."""
         self.readers, self.windows, self._settled, self._extra_requests = [], 0, None, 0
         first = self._reader()
         if self.workers == 1:
-            yield from first.keyed(base)
+            yield from first.keyed_pages(base)
             return
         limit = first.page_size.value
         page, position = first.first_page(base)
         if position is None:
             # empty (the end is confirmed by the walk) or an oversized tie group: one walk
-            yield from first.keyed(base)
+            yield from first.keyed_pages(base)
             return
-        yield from page.items
+        yield page.items
         self._settled = position.value
         full = len(page.items) >= limit
         newest = self._newest(first, base) if full and page.claims_more else None
         if newest is None or page.total is None:
-            yield from first.keyed(base, start=position)
+            yield from first.keyed_pages(base, start=position)
             return
         per_window = self.per_window or max(1, first.page_size.value * 19 // 20)
         plan = plan_windows(position.value, newest, page.total - len(page.items), per_window)
         if len(plan.starts) == 1:
-            yield from first.keyed(base, start=position)
+            yield from first.keyed_pages(base, start=position)
             return
         self.windows = len(plan.starts)
         if self.logger is not None:
@@ -235,7 +235,7 @@ class ParallelWindows:
 
     # -- windows in parallel -------------------------------------------------------------------
 
-    def _parallel(self, base: R, plan: WindowPlan, position: KeysetPosition) -> Iterator[Keyed]:
+    def _parallel(self, base: R, plan: WindowPlan, position: KeysetPosition) -> Iterator[Sequence[Keyed]]:
         field = self.readers[0].order_fields[0]
         stop = threading.Event()
         bounds = list(plan.bounds())
@@ -268,12 +268,12 @@ class ParallelWindows:
                         break
                     if isinstance(item, _Failed):
                         raise item.error
-                    yield from item
+                    yield item
                 if high is not None:
                     self._settled = high
                 if submitted < len(bounds):
                     submit()
-            yield from self._reader().keyed(base & window_filter(field, last_low))
+            yield from self._reader().keyed_pages(base & window_filter(field, last_low))
         finally:
             stop.set()
             executor.shutdown(wait=True, cancel_futures=True)

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters.connect import ListingsSource
+from adapters.connect import ListingsSource, TierAccountsSource
 from adapters.connect.windows import MAX_WINDOWS, plan_windows
 from adapters.cursor import parse_timestamp
 from adapters.failures import AdapterError
@@ -183,3 +183,27 @@ def test_small_lists_and_one_worker_read_as_one_walk(connect_server: RunningServ
     one = source(connect_server, windows=1)
     assert len(list(one.fetch_since(None))) == len(dump(connect_server))
     assert one.windows is None
+
+
+@pytest.mark.parametrize("windows", [1, 4])
+def test_pages_hold_the_items_of_fetch_since_in_order(connect_server: RunningServer, windows: int) -> None:
+    """The driver reads Connect record streams by page (adapters.protocol.Paged): same items, same order."""
+    reset_connect(connect_server, seed=5, counts={"listings": 1200})
+    pages = list(source(connect_server, windows=windows).fetch_pages_since(None))
+    items = list(source(connect_server, windows=windows).fetch_since(None))
+    assert [i.key for page in pages for i in page] == [i.key for i in items]
+    assert [i.cursor for page in pages for i in page] == [i.cursor for i in items]
+    assert len(pages) > 1 and all(0 < len(page) <= 100 for page in pages)
+    assert {i.key for i in items} == set(dump(connect_server))
+
+
+def test_a_source_that_overrides_fetch_since_is_paged_through_it(connect_server: RunningServer) -> None:
+    """TierAccountsSource filters its scan in fetch_since: its pages are that, one item each."""
+    reset_connect(connect_server, seed=5, counts={"tier_accounts": 30})
+    everything = TierAccountsSource(make_client(connect_server.url), policy=FAST_RETRY)
+    first = [i.key for i in everything.fetch_since(None)]
+    known = dict(list(everything.seen_hashes.items())[:10])
+    changed = TierAccountsSource(make_client(connect_server.url), known_hashes=known, policy=FAST_RETRY)
+    pages = list(changed.fetch_pages_since(None))
+    assert all(len(page) == 1 for page in pages)
+    assert [page[0].key for page in pages] == [key for key in first if key not in known]

@@ -76,8 +76,21 @@ class ForwardingSource(Generic[ItemT]):
 
 
 def _handles_pages(cls: type[ForwardingSource[Any]]) -> bool:
-    """Whether ``cls`` may forward pages: it wraps them itself, or changes no item."""
-    return cls.wrap_pages is not ForwardingSource.wrap_pages or cls.wrap is ForwardingSource.wrap
+    """Whether ``cls`` may forward pages: no item hook is overridden below its page hook.
+
+    ``wrap`` and ``fetch_since`` are where a wrapper changes items; ``wrap_pages`` is
+    where it changes pages. Pages are forwarded only when the class that last defined
+    ``wrap_pages`` is (a subclass of) every class that last defined an item hook, so a
+    subclass that changes items in ``wrap`` or ``fetch_since`` alone is read item by
+    item and its change is never skipped.
+    """
+    pages = _defined_by(cls, "wrap_pages")
+    return all(issubclass(pages, _defined_by(cls, hook)) for hook in ("wrap", "fetch_since"))
+
+
+def _defined_by(cls: type, name: str) -> type:
+    """The class in ``cls``'s method resolution order whose body defines ``name``."""
+    return next(klass for klass in cls.__mro__ if name in vars(klass))
 
 
 class _ForwardsRefetch:

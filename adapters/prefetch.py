@@ -8,7 +8,8 @@ the whole batch to ``prefetch`` (which can resolve every key it needs in one cal
 cache the answers), then yields the items unchanged and in order. The sync driver sees
 the same items in the same order, so cursor ordering and the watermark are unaffected;
 memory grows by one batch of items at most. A paged source's pages are gathered
-until they hold a batch and passed on as the same pages. Every member of the source protocols is forwarded by
+into batches of at most ``batch_size`` items and passed on as the same pages (a larger
+page in parts). Every member of the source protocols is forwarded by
 :class:`~adapters.forwarding.ForwardingSource`; a wrapped source's ``refetch``
 (quarantined items fetched again) is prefetched the same way, and refusals are passed
 on without being prefetched.
@@ -57,17 +58,26 @@ class Prefetching(ForwardingSource[ItemT]):
                 close()
 
     def wrap_pages(self, pages: Iterator[Sequence[Any]]) -> Iterator[Sequence[Any]]:
-        """The pages, gathered until they hold ``batch_size`` items, each group prefetched first."""
+        """The pages, gathered into groups of at most ``batch_size`` items, each group prefetched first.
+
+        A page larger than a batch is passed on in parts, so ``prefetch`` never gets more
+        than ``batch_size`` items, as with :meth:`wrap`.
+        """
         size = self.batch_size
         try:
             group: list[Sequence[Any]] = []
             held = 0
-            for page in pages:
-                group.append(page)
-                held += len(page)
-                if held >= size:
-                    yield from self._prefetched(group)
-                    group, held = [], 0
+            for whole in pages:
+                for start in range(0, len(whole), size):
+                    page = whole[start : start + size] if len(whole) > size else whole
+                    if held + len(page) > size:
+                        yield from self._prefetched(group)
+                        group, held = [], 0
+                    group.append(page)
+                    held += len(page)
+                    if held == size:  # a full batch goes now, not when the next page arrives
+                        yield from self._prefetched(group)
+                        group, held = [], 0
             if group:
                 yield from self._prefetched(group)
         finally:

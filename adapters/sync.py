@@ -398,7 +398,8 @@ class _Driver:
         # The inner loop below runs once per item, so what it asks each time is bound to
         # locals first and the batch checks are written out in it. The checks that may
         # wait (lease fence, budget, elapsed time, time-based checkpoint, progress) run
-        # once per page: a page of a paged source, one item otherwise.
+        # once per page that delivered something: a page of a paged source, one item
+        # otherwise, where they run in the order and at the items they always did.
         place = window.place
         marks, fence, deliver = self.watermark, self.fence, self._deliver
         budget, clock = self.budget, self.clock
@@ -414,11 +415,13 @@ class _Driver:
         items, pages = _pages_of(self.source, window.since)
         try:
             for page in pages:
-                fence()  # also the lease's heartbeat while the run is busy reading
                 above = False
+                delivered = 0  # of this page; the fence goes before its first delivery
+                left = len(page)  # the page's last item leaves its checkpoint to the checks below
                 for item in page:
                     read += 1
                     unreported += 1
+                    left -= 1
                     cursor = item.cursor
                     if cursor is not None:
                         placement = place(cursor)
@@ -434,6 +437,9 @@ class _Driver:
                             self.log.warn(
                                 f"{self.stream}: {broke}", step="sync_order", detail={"key": item.key}
                             )
+                    if not delivered:
+                        fence()  # also the lease's heartbeat while the run is busy reading
+                    delivered += 1
                     deliver(item)
                     self.passed += 1
                     self._since_checkpoint += 1
@@ -441,13 +447,15 @@ class _Driver:
                     marks.handed_to_sinks(cursor)
                     if self.in_batch >= flush_every or (row_limits and _rows_full(row_limits)):
                         self._flush()
-                    if every_items is not None and self._since_checkpoint >= every_items:
+                    if left and every_items is not None and self._since_checkpoint >= every_items:
                         checkpoint()
                 if unreported >= _READ_NOTE_EVERY:
                     progress.note(EventKind.READ, stream=self.stream, count=unreported)
                     unreported = 0
                 if above:
                     break
+                if not delivered:  # nothing of this page went to the sinks: nothing to stop or commit
+                    continue
                 if budget.winding_down or (max_seconds is not None and clock() - self.started >= max_seconds):
                     complete = False
                     break

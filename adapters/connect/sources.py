@@ -290,11 +290,13 @@ class ConnectStreamSource:
         """A bad record ends the run as a classified ``invalid`` failure naming the record."""
         return AdapterError(f"connect.{self.spec.name}", Failure(FailureClass.INVALID, message))
 
-    def to_item(self, record: dict[str, Any]) -> RecordItem:
-        """The record as an item, its cursor value parsed from the record."""
+    def to_item(self, record: dict[str, Any], parsed: datetime | None = None) -> RecordItem:
+        """The record as an item; ``parsed`` is its cursor value when the pager parsed it already."""
         key = record.get(self.spec.key_field)
         if not key:
             raise self.invalid(f"record without {self.spec.key_field!r}")
+        if parsed is not None:
+            return RecordItem(key if type(key) is str else str(key), parsed, record, self.spec.name)
         raw = get_path(record, self.spec.cursor_field)
         cursor: datetime | None = None
         if raw is not None:
@@ -306,43 +308,53 @@ class ConnectStreamSource:
             raise self.invalid(f"record {key!r} has no {self.spec.cursor_field!r} value")
         return RecordItem(key=str(key), cursor=cursor, payload=record, stream=self.spec.name)
 
-    def to_items(self, page: Sequence[Keyed]) -> list[RecordItem]:
-        """A keyed page as items, each cursor the value the pager parsed (the cursor is the order field).
-
-        This runs once per record of every page, so the item is built positionally and a
-        ``str`` key is not converted again.
-        """
-        key_field, stream = self.spec.key_field, self.spec.name
-        items: list[RecordItem] = []
-        append = items.append
-        for record, value in page:
-            key = record.get(key_field)
-            if not key:
-                raise self.invalid(f"record without {key_field!r}")
-            append(RecordItem(key if type(key) is str else str(key), value, record, stream))
-        return items
-
     def fetch_pages_since(self, cursor: datetime | None) -> Iterator[Sequence[RecordItem]]:
         """The items of :meth:`fetch_since`, one list per page read (see :class:`adapters.protocol.Paged`).
 
         A subclass that yields something else from ``fetch_since`` (documents, a
-        filtered scan) is read through it, one item a page, so overriding it is enough.
+        filtered scan, items of its own) is read through it, one item a page, so
+        overriding ``fetch_since`` is enough; an overridden ``to_item`` builds every item.
         """
         if type(self).fetch_since is not ConnectStreamSource.fetch_since:
             for item in self.fetch_since(cursor):
                 yield (item,)
             return
-        if not self._cursor_is_order:
-            for page in self.iter_keyed_pages(cursor):
-                yield [self.to_item(record) for record, _ in page]
-            return
-        to_items = self.to_items
-        for page in self.iter_keyed_pages(cursor):
-            yield to_items(page)
+        yield from self._pages(cursor)
 
     def fetch_since(self, cursor: datetime | None) -> Iterator[RecordItem]:
-        for page in self.fetch_pages_since(cursor):
+        for page in self._pages(cursor):
             yield from page
+
+    def _pages(self, cursor: datetime | None) -> Iterator[Sequence[RecordItem]]:
+        """The stream's items a page at a time; a bad record ends it after the records before it."""
+        if not self._cursor_is_order:
+            for record in self.iter_raw(cursor):
+                yield (self.to_item(record),)
+            return
+        # Once per record of every page: unless a subclass builds its own items, each one is
+        # built here positionally, from the value the pager parsed, without a call.
+        custom = self.to_item if type(self).to_item is not ConnectStreamSource.to_item else None
+        key_field, stream = self.spec.key_field, self.spec.name
+        for page in self.iter_keyed_pages(cursor):
+            items: list[RecordItem] = []
+            append = items.append
+            failed: Exception | None = None
+            try:
+                if custom is not None:
+                    for record, value in page:
+                        append(custom(record, value))
+                else:
+                    for record, value in page:
+                        key = record.get(key_field)
+                        if not key:
+                            raise self.invalid(f"record without {key_field!r}")
+                        append(RecordItem(key if type(key) is str else str(key), value, record, stream))
+            except Exception as exc:  # the records before it still go to the sinks first
+                failed = exc
+            if items:
+                yield items
+            if failed is not None:
+                raise failed
 
     def iter_by_keys(self, keys: Sequence[str]) -> Iterator[dict[str, Any]]:
         """The records with these ids as they are now, whatever their time (``in(id,(...))``)."""

@@ -152,19 +152,71 @@ def test_pages_are_forwarded_only_by_wrappers_that_cannot_skip_a_change() -> Non
     assert isinstance(Prefetching(PagedListSource(records, [2]), lambda batch: None), Paged)
 
 
-def test_prefetching_gathers_pages_into_batches_and_passes_the_same_pages_on() -> None:
+def test_prefetching_gathers_pages_into_batches_of_at_most_its_size() -> None:
     events: list[str] = []
     source = Prefetching(
-        PagedListSource([(f"r{i}", at(i)) for i in range(8)], [3]),
+        PagedListSource([(f"r{i}", at(i)) for i in range(15)], [3, 2, 7]),
         lambda batch: events.append("prefetch " + ",".join(i.key for i in batch)),
         batch_size=5,
     )
     for page in source.fetch_pages_since(None):
         events.append("page " + ",".join(i.key for i in page))
     assert events == [
-        "prefetch r0,r1,r2,r3,r4,r5", "page r0,r1,r2", "page r3,r4,r5",
-        "prefetch r6,r7", "page r6,r7",
+        "prefetch r0,r1,r2,r3,r4", "page r0,r1,r2", "page r3,r4",  # full: sent at once
+        "prefetch r5,r6,r7,r8,r9", "page r5,r6,r7,r8,r9",  # a page of 7 is passed on in parts
+        "prefetch r10,r11,r12,r13,r14", "page r10,r11", "page r12,r13,r14",
     ]  # fmt: skip
+
+
+class Dropping(Prefetching[RecordItem]):
+    """A Prefetching subclass that changes items in ``wrap`` alone: read item by item."""
+
+    def wrap(self, items: Iterator[Any]) -> Iterator[Any]:
+        return (item for item in super().wrap(items) if item.key != "r1")
+
+
+class Filtering(ForwardingSource[RecordItem]):
+    """Changes items in ``fetch_since``, not ``wrap``: read item by item too."""
+
+    def fetch_since(self, since: datetime | None, /) -> Iterator[RecordItem]:
+        return (item for item in super().fetch_since(since) if item.key != "r1")
+
+
+def test_a_subclass_that_changes_items_below_the_page_hook_is_read_item_by_item() -> None:
+    records = [(f"r{i}", at(i)) for i in range(5)]
+    dropping = Dropping(PagedListSource(records, [2]), lambda batch: None)
+    for wrapper in (dropping, Filtering(PagedListSource(records, [2]))):
+        assert not isinstance(wrapper, Paged), type(wrapper)
+        sink = ListSink()
+        sync(FakeContext(), wrapper, sink, connector_name="acme", delta_run=FakeDelta(), lookback_days=None)
+        assert sink.durable == ["r0", "r2", "r3", "r4"]
+
+
+def test_item_sources_keep_their_checks_at_the_items_they_always_ran_at() -> None:
+    """Dropped items run no time check; an item checkpoint at a budget stop is not taken."""
+    now = [0.0]
+
+    class Ticking(ListSource):
+        def fetch_since(self, cursor: datetime | None) -> Iterator[RecordItem]:
+            for item in super().fetch_since(cursor):
+                now[0] += 20
+                yield item
+
+    # a full scan below the window: c and d are dropped after the time limit is crossed
+    scan = Ticking([("a", at(20)), ("b", at(21)), ("c", at(1)), ("d", at(2))], ordering=Ordering.FULL_SCAN)
+    summary = sync(FakeContext(params={"since_override": at(10).isoformat()}), scan, ListSink(),
+                   connector_name="acme", delta_run=FakeDelta(), lookback_days=None,
+                   max_duration=timedelta(seconds=50), clock=lambda: now[0])  # fmt: skip
+    assert summary.complete and summary.items_dropped == 2
+    now[0] = 0.0
+    ordered = Ticking([(f"r{i}", at(i)) for i in range(6)])
+    delta = FakeDelta()
+    limits = RunLimits(checkpoint_every_items=2, checkpoint_every_seconds=None)
+    summary = sync(FakeContext(), ordered, ListSink(), connector_name="acme", delta_run=delta,
+                   lookback_days=None, max_duration=timedelta(seconds=40), clock=lambda: now[0],
+                   run_settings=limits)  # fmt: skip
+    assert (summary.items_read, summary.checkpoints, summary.complete) == (2, 0, False)
+    assert len(delta.runs) == 1
 
 
 def test_stopping_inside_a_page_closes_the_paged_source_before_the_run_ends() -> None:

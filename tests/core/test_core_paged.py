@@ -9,10 +9,12 @@ compares everything the run left behind.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import pytest
 from core_fakes import FakeContext, FakeDelta, ListSink, ListSource
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -228,3 +230,20 @@ def test_stopping_inside_a_page_closes_the_paged_source_before_the_run_ends() ->
     assert sink.durable == [f"r{i}" for i in range(5)]
     assert summary.items_read == 6 and summary.items_dropped == 1  # r5 is above the bound and ends the read
     assert source.pages_closed and source.closed
+
+
+def test_record_items_stay_frozen_dataclasses_with_their_hand_written_init() -> None:
+    """RecordItem's __init__ is written out for speed; it must behave as the generated one did."""
+    item = RecordItem("k", at(1), {"a": 1})
+    assert (item.key, item.cursor, item.payload, item.stream) == ("k", at(1), {"a": 1}, "")
+    assert item == RecordItem(key="k", cursor=at(1), payload={"a": 1}, stream="")
+    assert dataclasses.replace(item, stream="s") == RecordItem("k", at(1), {"a": 1}, "s")
+    assert [f.name for f in dataclasses.fields(RecordItem)] == ["key", "cursor", "payload", "stream"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        item.key = "other"  # type: ignore[misc]
+    with pytest.raises((AttributeError, TypeError)):  # slots and frozen: CPython raises TypeError here
+        item.extra = 1  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match=r"'k'.*no time zone"):
+        RecordItem("k", datetime(2026, 3, 1), {})
+    offset = datetime(2026, 3, 1, 2, tzinfo=timezone(timedelta(hours=2)))
+    assert RecordItem("k", offset, {}).cursor == offset and RecordItem("k", None, {}).cursor is None

@@ -4,7 +4,10 @@ Three variants against the same sandboxes (each in its own process, each variant
 fresh child process, rounds interleaved, medians reported):
 
 * ``adapter``: the shipped connector ``connect_pull_suppliers`` at its shipped defaults
-  (nothing but the endpoint and the connector name configured);
+  (nothing but the endpoint and the connector name configured), which asks Connect to
+  leave out the nested objects it does not map (``select(-...)``);
+* ``adapter_whole``: the same with ``connect_whole_records`` set, reading whole listings
+  as the floor does: what the adapter costs where a server ignores the selection;
 * ``recipe``: the framework's pull recipe applied to Connect (see
   :func:`bench.connect_suppliers.variant_baseline`);
 * ``floor``: the cheapest correct sequential read: every listing read once, one request
@@ -51,7 +54,12 @@ FLOOR_PAGE = 1000
 PARTNER_CHUNK = 100  # ids per /partners in(id,...) call (adapters.connect.partners.PREFETCH_CHUNK)
 SUPPLIER_BATCH = 1000  # rows per supplier write (lib.objects.base.MAX_BATCH)
 DELTA_CALLS = 2  # start and complete of one delta run
-VARIANTS = ("adapter", "recipe", "floor")
+VARIANTS = ("adapter", "adapter_whole", "recipe", "floor")
+#: the adapter's config on top of ``adapter_config``, per adapter variant
+_ADAPTER_CONFIG: dict[str, dict[str, Any]] = {
+    "adapter": {},
+    "adapter_whole": {"connect_whole_records": True},
+}
 
 
 def _cpu() -> float:
@@ -104,7 +112,8 @@ def variant_floor(*, connect_url: str) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started, "cpu_seconds": _cpu() - cpu, "records": count}
 
 
-_REFS = {name: f"bench.connect:variant_{name}" for name in VARIANTS}
+_REFS = {name: f"bench.connect:variant_{name}" for name in VARIANTS if name not in _ADAPTER_CONFIG}
+_REFS.update(dict.fromkeys(_ADAPTER_CONFIG, "bench.connect:variant_adapter"))
 
 
 def _reset(server: RunningServer) -> None:
@@ -116,8 +125,8 @@ def _one(
     name: str, connect: RunningServer, nuntiq: RunningServer, config: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"connect_url": connect.url}
-    if name == "adapter" and config:
-        kwargs["config"] = config
+    if name in _ADAPTER_CONFIG and (config or _ADAPTER_CONFIG[name]):
+        kwargs["config"] = {**(config or {}), **_ADAPTER_CONFIG[name]}
     customer = fresh_customer()
     if name != "floor":
         kwargs.update(nuntiq_url=nuntiq.url, customer=customer)
@@ -170,7 +179,7 @@ def run(
                 runs[name].append(_one(name, connect, nuntiq, adapter_config))
         set_latency([connect, nuntiq], 0)
     rows = {name: _median(found) | {"variant": name} for name, found in runs.items()}
-    adapter, recipe, floor = rows["adapter"], rows["recipe"], rows["floor"]
+    adapter, whole, recipe, floor = rows["adapter"], rows["adapter_whole"], rows["recipe"], rows["floor"]
     minimum = minimum_requests(records, vendors)
     return {
         "measured_at": now_utc(),
@@ -184,6 +193,8 @@ def run(
         "vs_floor": round(float(adapter["seconds"]) / float(floor["seconds"]), 2),
         "client_us_per_record": adapter["client_us_per_record"],
         "floor_client_us_per_record": floor["client_us_per_record"],
+        "whole_listings_client_us_per_record": whole["client_us_per_record"],
+        "whole_listings_vs_floor": round(float(whole["seconds"]) / float(floor["seconds"]), 2),
         "minimum_requests": minimum,
         "requests_vs_minimum": round(int(adapter["requests"]) / minimum, 3),
     }
@@ -211,7 +222,8 @@ def format_report(report: dict[str, Any]) -> str:
             f"({report['measured_at']})",
             table(report["rows"], COLUMNS),
             f"vs_recipe {report['vs_recipe']}x, vs_floor {report['vs_floor']}x, client "
-            f"{report['client_us_per_record']} us/record (floor {report['floor_client_us_per_record']}), "
+            f"{report['client_us_per_record']} us/record (floor {report['floor_client_us_per_record']}, "
+            f"whole listings {report['whole_listings_client_us_per_record']}), "
             f"requests {report['requests_vs_minimum']}x a sequential minimum of {report['minimum_requests']}",
         ]
     )

@@ -13,7 +13,9 @@ Later runs fetch quarantined listings again by id (``in(id,(...))``) before read
 settings.json: ``config.connector_name``, ``config.connect_endpoint`` (``sandbox:connect``
 is replaced with the local sandbox by the CLI), optional ``config.connect_api_key_secret``
 (default ``connect_api_key``), ``config.connect_page_size``, ``config.quarantine``
-(``false`` = fail on the first bad listing); ``secrets.<that name>`` holds the API key.
+(``false`` = fail on the first bad listing), ``config.connect_whole_records`` (``true``
+asks Connect for whole listings; by default the nested objects the mapping does not
+read are left out with ``select(-...)``); ``secrets.<that name>`` holds the API key.
 Job params: ``since_override``, ``until_override``, ``lookback_days``,
 ``quarantine_retry``, ``quarantine_discard``.
 """
@@ -42,6 +44,20 @@ FLUSH_EVERY_LISTINGS = 10_000
 #: pages of listings whose vendors are looked up together (one batch held in memory)
 PREFETCH_PAGES = 5
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
+#: a listing's nested objects the mapping never reads: asked to be left out of each page
+#: (``select(-...)``), they are most of its bytes and of its decoding cost. A Connect that
+#: ignores the request sends them anyway and one that refuses it is read whole
+#: (``adapters.connect.paging.Selection``), so this is an economy, not an assumption.
+UNREAD_LISTING_FIELDS = (
+    "contract",
+    "marketplace",
+    "product",
+    "provider",
+    "pricelist",
+    "alt_pricelist_1",
+    "alt_pricelist_2",
+    "offer",
+)
 
 
 def split_headquarters(text: str) -> dict[str, str] | None:
@@ -153,7 +169,9 @@ def run(context: Any) -> dict[str, Any]:
     client = client_from_context(context, settings)
     partners = PartnerDirectory.for_context(context, client)  # config.retry checked here, before any call
     source = Prefetching(
-        ListingsSource.for_context(context, client, settings),
+        ListingsSource.for_context(
+            context, client, settings, exclude_fields=() if settings.whole_records else UNREAD_LISTING_FIELDS
+        ),
         lambda listings: partners.prefetch(vendor_ids(listings)),
         # five pages of listings per batch: most vendors appear in the first one, so its
         # in(id,...) chunks are full and later batches rarely need a call of their own

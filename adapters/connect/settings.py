@@ -86,6 +86,13 @@ class ConnectSettings(BaseModel):
         ge=0,
         description="subtracted from the stored cursor: records committed late with an earlier time",
     )
+    whole_records: bool = Field(
+        False,
+        description=(
+            "ask for whole records, even where a connector names fields it does not read "
+            "(by default those are left out with select(-...))"
+        ),
+    )
 
     @field_validator("endpoint")
     @classmethod

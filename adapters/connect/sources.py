@@ -19,7 +19,7 @@ from connect.client import ClientError, ConnectClient, R
 
 from adapters.connect.errors import classify_connect_error
 from adapters.connect.newest import FLOOR, newest_stamp
-from adapters.connect.paging import Keyed, KeysetReader, PageSize, fetch_page, get_path
+from adapters.connect.paging import Keyed, KeysetReader, PageSize, Selection, fetch_page, get_path
 from adapters.connect.query import build_query_string, rql_time, window_filter
 from adapters.connect.settings import DEFAULT_PARALLEL_WINDOWS
 from adapters.connect.streams import StreamSpec, get_stream
@@ -89,6 +89,12 @@ class ConnectStreamSource:
     itself. ``UNORDERED`` streams filter the window ``since <= cursor < run start`` and
     keyset-page on their immutable ``order_field``, so the driver commits only at the
     end. ``FULL_SCAN`` streams ignore ``since``.
+
+    ``exclude_fields`` names top-level fields the caller does not read: they are asked
+    to be left out (``select(-field)``, after the stream's own selection), which makes
+    pages smaller to send and cheaper to decode. A list that ignores the request still
+    works, and one that refuses it is read whole (:class:`~adapters.connect.paging.Selection`).
+    The key, cursor and order fields cannot be excluded.
     """
 
     def __init__(
@@ -106,9 +112,15 @@ class ConnectStreamSource:
         now: Callable[[], datetime] | None = None,
         parallel_windows: int = DEFAULT_PARALLEL_WINDOWS,
         window_records: int | None = None,
+        exclude_fields: Sequence[str] = (),
     ) -> None:
         self.client = client
         self.spec = get_stream(spec) if isinstance(spec, str) else spec
+        read = (self.spec.key_field, *self.spec.order_fields, self.spec.cursor_field, self.spec.filter_field)
+        needed = {name.split(".")[0] for name in read if name}
+        kept = sorted(needed.intersection(exclude_fields))
+        if kept:
+            raise ValueError(f"{self.spec.name}: cannot exclude {kept}: the reader needs them")
         self.retrier = retrier or Retrier(
             classify_connect_error, source=f"connect.{self.spec.name}", logger=logger, policy=policy
         )
@@ -116,6 +128,10 @@ class ConnectStreamSource:
         requested = page_size or int(getattr(client, "default_limit", 0) or 0) or DEFAULT_PAGE_SIZE
         #: shared by every list call of this source, so a refused size is asked once per run
         self.page_size = PageSize(requested, logger=logger)
+        #: likewise the ``select(...)``: the stream's own, then the caller's exclusions
+        self.selection = Selection(
+            (*self.spec.select, *(f"-{name}" for name in exclude_fields)), logger=logger
+        )
         #: the reader of the last ``iter_raw`` (request count and longest target, for reports)
         self.reader: KeysetReader | None = None
         self.path = self.spec.format_path(**dict(path_params or {}))
@@ -282,7 +298,7 @@ class ConnectStreamSource:
             order_fields=self.spec.order_fields,
             page_size=self.page_size,
             step=f"connect.{self.spec.name}.{step}",
-            select=self.spec.select,
+            select=self.selection,
             key_field=self.spec.key_field,
         )
 

@@ -207,7 +207,7 @@ class ParallelWindows:
     def _newest(self, reader: KeysetReader, base: R) -> datetime | None:
         """The greatest order value ``base`` holds (None: unknown, and windows are off)."""
         field = reader.order_fields[0]
-        qs = build_query_string(base, ordering=(f"-{field}",), select=reader.select)
+        qs = build_query_string(base, ordering=(f"-{field}",), select=reader.selection.fields)
 
         def attempt() -> datetime | None:
             self._extra_requests += 1

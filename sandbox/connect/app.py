@@ -148,6 +148,19 @@ def _set_path(obj: dict[str, Any], dotted: str, value: Any) -> None:
     obj[parts[-1]] = value
 
 
+def _without(items: list[Any], drops: list[str]) -> list[Any]:
+    """Copies of ``items`` without the ``drops`` paths (top-level ones without a deep copy)."""
+    top = {path for path in drops if "." not in path}
+    nested = [path for path in drops if "." in path]
+    result = [{k: v for k, v in item.items() if k not in top} for item in items]
+    if nested:
+        result = [copy.deepcopy(item) for item in result]
+        for item in result:
+            for path in nested:
+                _drop_path(item, path)
+    return result
+
+
 def _drop_path(obj: Any, dotted: str) -> None:
     parts = dotted.split(".")
     for part in parts[:-1]:
@@ -368,12 +381,10 @@ def create_app(
             limit = page_limit(parsed.limit, mutate or coll.name)
             with store.lock:
                 items, total = coll.query(parsed, limit=limit)
-                if parsed.select:
-                    drops = [s[1:] for s in parsed.select if s.startswith("-")]
-                    items = [copy.deepcopy(i) for i in items]
-                    for item in items:
-                        for path in drops:
-                            _drop_path(item, path)
+                if parsed.select and store.variants.select == "refused":
+                    return _error(400, f"select() is not supported on {coll.name}")
+                if parsed.select and store.variants.select == "honoured":
+                    items = _without(items, [s[1:] for s in parsed.select if s.startswith("-")])
                 body = json.dumps([shape(i) for i in items] if shape is not None else items)
                 rate = state.plan.mutate_rate
                 if mutate and rate and items:

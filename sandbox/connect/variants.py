@@ -15,7 +15,10 @@ default; the suite runs the Connect connectors across every variant (one at a ti
 * ``page_cap``: the largest page any list returns, silently (``0`` = none, ``100``, ``37``);
 * ``max_limit``: the largest ``limit`` a list without a spec maximum accepts: clamped to
   1000 (``clamp_1000``), refused with 400 above 100 (``refuse_over_100``), clamped to 250
-  (``clamp_250``).
+  (``clamp_250``);
+* ``select``: ``select(-field)`` leaves the field out of each record (``honoured``), is
+  accepted and changes nothing (``ignored``), or is answered 400 (``refused``); the spec
+  names it for ``/requests`` only.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class ConnectVariants(BaseModel):
     headquarters: Literal["text", "object"] = "text"
     page_cap: Literal[0, 100, 37] = 0
     max_limit: Literal["clamp_1000", "refuse_over_100", "clamp_250"] = "clamp_1000"
+    select: Literal["honoured", "ignored", "refused"] = "honoured"
     #: longest request target (path + query) accepted; longer ones get 414, as from a proxy
     max_target_bytes: int = Field(8192, ge=256)
     # Lies, not variants (never in the cross product): how a list can mislead a page loop.

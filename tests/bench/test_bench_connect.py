@@ -22,9 +22,11 @@ def test_bench_connect_reports_every_variant_and_its_ratios(tmp_path: Path) -> N
                            "--json", str(out)])  # fmt: skip
     assert json.loads(out.read_text()) == json.loads(json.dumps(report))
     rows = {r["variant"]: r for r in report["rows"]}
-    assert set(rows) == {"adapter", "recipe", "floor"}
+    assert set(rows) == {"adapter", "adapter_whole", "recipe", "floor"}
     assert all(r["records"] == 2500 for r in rows.values())
-    assert rows["adapter"]["suppliers"] == rows["recipe"]["suppliers"] == 20
+    suppliers = {name: rows[name]["suppliers"] for name in ("adapter", "adapter_whole", "recipe")}
+    assert suppliers == dict.fromkeys(suppliers, 20)
+    assert report["whole_listings_client_us_per_record"] == rows["adapter_whole"]["client_us_per_record"] > 0
     assert rows["floor"]["connect_requests"] == 3  # 2 full pages and the short one
     assert rows["adapter"]["nuntiq_requests"] > 0 and rows["floor"]["nuntiq_requests"] == 0
     assert report["vs_recipe"] == round(rows["recipe"]["seconds"] / rows["adapter"]["seconds"], 2)

@@ -213,7 +213,9 @@ class Selection:
     list that honours it sends less, which is most of a page's decoding cost; one that
     ignores it costs nothing here. A 400 to a request with a selection is asked once
     more without it: if that is answered, the selection was refused and is not sent
-    again (logged once, so an operator sees it); a 400 to both is the request's own.
+    again (logged once, so an operator sees it); a 400 to both is the request's own
+    (a refused limit costs one request more while a selection is still sent), and any
+    other failure of the second ask is raised as itself, for the retrier.
     """
 
     def __init__(self, fields: Sequence[str] = (), *, logger: LoggerLike | None = None) -> None:
@@ -232,8 +234,10 @@ class Selection:
                 raise
             try:
                 page = fetch(())
-            except ClientError:
-                raise exc from None
+            except ClientError as again:
+                if again.status_code == 400:
+                    raise exc from None  # refused either way: the request's own 400 (a limit, say)
+                raise  # a transient failure of the second ask is the retrier's to handle
         if self.fields:
             self.fields = ()
             if self.logger is not None:
@@ -334,10 +338,10 @@ class KeysetReader:
         def fetch(select: Sequence[str], limit: int) -> Page[dict[str, Any]]:
             qs = build_query_string(query, ordering=ordering, select=select)
             self.longest_target = max(self.longest_target, len(self.path) + len(qs) + 1)
+            self.requests += 1  # every request sent, a refused limit's or selection's included
             return fetch_page(self.client, self.path, qs, limit=limit, offset=0)
 
         def attempt() -> Page[dict[str, Any]]:
-            self.requests += 1
             return self.page_size.call(
                 lambda limit: self.selection.call(
                     lambda select: fetch(select, limit), path=self.path, step=self.step

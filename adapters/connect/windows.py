@@ -207,7 +207,7 @@ class ParallelWindows:
     def _newest(self, reader: KeysetReader, base: R) -> datetime | None:
         """The greatest order value ``base`` holds (None: unknown, and windows are off)."""
         field = reader.order_fields[0]
-        qs = build_query_string(base, ordering=(f"-{field}",), select=reader.selection.fields)
+        qs = build_query_string(base, ordering=(f"-{field}",))  # one record: a selection saves nothing
 
         def attempt() -> datetime | None:
             self._extra_requests += 1

@@ -89,3 +89,31 @@ def test_a_refused_selection_is_dropped_for_good_and_a_400_to_both_is_the_reques
         stubborn.call(_refusing(asked, plain_too=True), path="/listings", step="t")
     assert caught.value.status_code == 400 and stubborn.fields == ("-product",)
     assert asked == [("-product",), ()]
+
+
+@pytest.mark.parametrize("page", [100, 1000])
+def test_a_transient_failure_of_the_ask_without_select_is_retried_not_taken_for_a_refusal(
+    connect_server: RunningServer, page: int
+) -> None:
+    """select refused, then a 503 to the plain ask: the retrier's, not a 400 for the limit."""
+    reset_connect(connect_server, seed=4, counts={"listings": 300})
+    with connect_server.admin() as admin:
+        admin.put("/_sandbox/connect/variants", json={"select": "refused"}).raise_for_status()
+        faults = {"script": ["pass", 503], "path_pattern": "/listings"}
+        admin.put("/_sandbox/faults", json=faults).raise_for_status()
+    logger = RecordingLogger()
+    source = ListingsSource(make_client(connect_server.url, page_size=page), policy=FAST_RETRY, logger=logger,
+                            exclude_fields=UNREAD_LISTING_FIELDS, parallel_windows=1)  # fmt: skip
+    assert len({item.key for item in source.fetch_since(None)}) == 300
+    assert source.page_size.value == page, "a 503 must not lower the page size"
+    assert not [w for w in logger.warnings() if "refused limit" in w]
+    assert source.selection.fields == ()
+
+
+def test_a_transient_failure_is_raised_as_itself() -> None:
+    def fetch(fields: Any) -> Page[dict[str, Any]]:
+        raise ClientError(status_code=400 if fields else 503, message="busy")
+
+    with pytest.raises(ClientError) as caught:
+        Selection(("-product",)).call(fetch, path="/listings", step="t")
+    assert caught.value.status_code == 503

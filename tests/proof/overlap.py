@@ -245,7 +245,9 @@ def schedule_shorter_than_run(env: ProofEnv, *, seconds: float = 6.0, every: flo
     before = _cursor(env, connector)
     for _ in range(3):  # a backlog to work on
         SourceChanger(env, random.Random(5)).connect()
-    env.set_variants(upload_delay_ms=300, slow_upload_rate=1.0, write_deadline_seconds=2.0)
+    # each upload of the backlog takes 1 s, so the first run is still busy at the next starts
+    # (at 300 ms a run that sent its few uploads together could end before the next start)
+    env.set_variants(upload_delay_ms=1000, slow_upload_rate=1.0, write_deadline_seconds=2.0)
     threads: list[threading.Thread] = []
     records: list[RunRecord] = []
     started = time.monotonic()

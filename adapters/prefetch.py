@@ -22,7 +22,7 @@ from itertools import islice
 from typing import Any
 
 from adapters.forwarding import ForwardingSource, ItemT
-from adapters.protocol import Source
+from adapters.protocol import Source, close_fetch
 from adapters.records import RefusedItem
 
 __all__ = ["Prefetching"]
@@ -53,9 +53,7 @@ class Prefetching(ForwardingSource[ItemT]):
                 self.prefetch([i for i in batch if not isinstance(i, RefusedItem)])
                 yield from batch
         finally:
-            close = getattr(items, "close", None)
-            if callable(close):
-                close()
+            close_fetch(items)
 
     def wrap_pages(self, pages: Iterator[Sequence[Any]]) -> Iterator[Sequence[Any]]:
         """The pages, gathered into groups of at most ``batch_size`` items, each group prefetched first.
@@ -81,9 +79,7 @@ class Prefetching(ForwardingSource[ItemT]):
             if group:
                 yield from self._prefetched(group)
         finally:
-            close = getattr(pages, "close", None)
-            if callable(close):
-                close()
+            close_fetch(pages)
 
     def _prefetched(self, group: list[Sequence[Any]]) -> list[Sequence[Any]]:
         self.prefetch([i for page in group for i in page if not isinstance(i, RefusedItem)])

@@ -8,10 +8,10 @@ durably written items only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from adapters.records import DocumentItem, RecordItem, Refetch, SourceItem
 
@@ -127,3 +127,15 @@ class Paged(Protocol):
     """
 
     def fetch_pages_since(self, since: datetime | None, /) -> Iterator[Sequence[SourceItem]]: ...
+
+
+def close_fetch(items: Iterable[Any]) -> None:
+    """Close a fetch its reader stopped reading (a generator), so the source's ``finally`` runs now.
+
+    The driver and the wrappers close what they stopped reading early (a budget, an upper
+    bound, a failure) instead of leaving it to the collector: a source may hold a
+    connection, threads or a temporary file until its generator ends.
+    """
+    close = getattr(items, "close", None)
+    if callable(close):
+        close()

@@ -85,7 +85,7 @@ from adapters.ledger import GuardedSink
 from adapters.nuntiq.retrier import nuntiq_retrier
 from adapters.params import read_job_params
 from adapters.progress import EventKind
-from adapters.protocol import Ordering, Paged, Refetchable, Settling, Source
+from adapters.protocol import Ordering, Paged, Refetchable, Settling, Source, close_fetch
 from adapters.quarantine import ItemRefusedError, Quarantine, refusal_reason
 from adapters.records import RefusedItem, SourceItem
 from adapters.runsettings import RunLimits
@@ -464,8 +464,8 @@ class _Driver:
                 ):
                     checkpoint()
         finally:
-            _close(pages)
-            _close(items)
+            close_fetch(pages)
+            close_fetch(items)
             if unreported:
                 progress.note(EventKind.READ, stream=self.stream, count=unreported)
         self._flush()
@@ -611,7 +611,7 @@ class _Driver:
             self._flush()
         finally:
             self.retrying = False
-            _close(items)
+            close_fetch(items)
 
 
 def _rows_full(limits: Sequence[tuple[Sink[Any], int]]) -> bool:
@@ -638,9 +638,3 @@ def _pages_of(source: Source[Any], since: datetime | None) -> tuple[Iterable[Any
     items = source.fetch_since(since)
     return items, ((item,) for item in items)
 
-
-def _close(items: Iterable[Any]) -> None:
-    """Close a generator the loop stopped reading, so the source's ``finally`` runs now."""
-    close = getattr(items, "close", None)
-    if callable(close):
-        close()

@@ -311,7 +311,7 @@ class ConnectStreamSource:
         key = record.get(self.spec.key_field)
         if not key:
             raise self.invalid(f"record without {self.spec.key_field!r}")
-        if parsed is not None:
+        if parsed is not None:  # positional, and no str() of a str: this runs once per record
             return RecordItem(key if type(key) is str else str(key), parsed, record, self.spec.name)
         raw = get_path(record, self.spec.cursor_field)
         cursor: datetime | None = None
@@ -329,7 +329,7 @@ class ConnectStreamSource:
 
         A subclass that yields something else from ``fetch_since`` (documents, a
         filtered scan, items of its own) is read through it, one item a page, so
-        overriding ``fetch_since`` is enough; an overridden ``to_item`` builds every item.
+        overriding ``fetch_since`` is enough; ``to_item`` builds every item.
         """
         if type(self).fetch_since is not ConnectStreamSource.fetch_since:
             for item in self.fetch_since(cursor):
@@ -347,24 +347,14 @@ class ConnectStreamSource:
             for record in self.iter_raw(cursor):
                 yield (self.to_item(record),)
             return
-        # Once per record of every page: unless a subclass builds its own items, each one is
-        # built here positionally, from the value the pager parsed, without a call.
-        custom = self.to_item if type(self).to_item is not ConnectStreamSource.to_item else None
-        key_field, stream = self.spec.key_field, self.spec.name
+        to_item = self.to_item
         for page in self.iter_keyed_pages(cursor):
             items: list[RecordItem] = []
             append = items.append
             failed: Exception | None = None
             try:
-                if custom is not None:
-                    for record, value in page:
-                        append(custom(record, value))
-                else:
-                    for record, value in page:
-                        key = record.get(key_field)
-                        if not key:
-                            raise self.invalid(f"record without {key_field!r}")
-                        append(RecordItem(key if type(key) is str else str(key), value, record, stream))
+                for record, value in page:
+                    append(to_item(record, value))
             except Exception as exc:  # the records before it still go to the sinks first
                 failed = exc
             if items:
